@@ -65,6 +65,9 @@ $(BUILD)/obj/%.o: %.c
 	@$(if $(V),,echo "  CC  $<")
 	$(Q)$(CC) $(CFLAGS_ALL) $(call isa_flags,$<) -c $< -o $@
 
+# The web UI is embedded with .incbin, which -MMD does not track.
+$(BUILD)/obj/src/server/assets.o: $(wildcard web/*)
+
 $(BUILD)/libpixseek.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

@@ -1,0 +1,178 @@
+/*
+ * bench/ann_bench.c — HNSW recall@10 and single-threaded QPS on
+ * Fashion-MNIST (60000 train x 784-d raw pixel values as float, 10000 test
+ * queries, L2), against the shared ground truth
+ * (../shared/data/fashion-mnist/groundtruth/fashion-mnist_test_top100_l2.ivecs).
+ *
+ *   apt-get install dataset-fashion-mnist     (gzip IDX files in /usr/share/datasets/fashion-mnist)
+ *   make module-test M=index BUILD=build/h-index && sh bench/index_bench.sh build/h-index
+ *   build/h-index/ann_bench [-m M] [-efc EF_CONSTRUCTION] [-q N_QUERIES] [-data DIR] [-gt FILE]
+ *
+ * The .gz files are read through `gzip -dc` so the bench needs no zlib.
+ * Recall@10 = |returned 10 ∩ true top 10| / 10, averaged over queries.
+ */
+#include "pixseek/index.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned be32(const unsigned char *p) {
+    return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
+}
+
+/* Read an IDX3 image file (gzip) into n x dim floats. */
+static float *load_idx3(const char *path, size_t *n, size_t *dim) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "gzip -dc '%s'", path);
+    FILE *f = popen(cmd, "r");
+    if (!f) return NULL;
+    unsigned char hdr[16];
+    float *out = NULL;
+    if (fread(hdr, 1, 16, f) == 16 && be32(hdr) == 0x803) {
+        *n = be32(hdr + 4);
+        *dim = (size_t)be32(hdr + 8) * be32(hdr + 12);
+        size_t total = *n * *dim;
+        unsigned char *raw = malloc(total);
+        out = malloc(total * sizeof(float));
+        if (raw && out && fread(raw, 1, total, f) == total) {
+            for (size_t i = 0; i < total; i++) out[i] = (float)raw[i];
+        } else {
+            free(out);
+            out = NULL;
+        }
+        free(raw);
+    }
+    pclose(f);
+    return out;
+}
+
+/* ivecs: per row int32 k, then k int32. Returns n rows of width *k. */
+static int *load_ivecs(const char *path, size_t *n, size_t *k) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    int32_t kk;
+    if (fread(&kk, 4, 1, f) != 1 || kk <= 0) {
+        fclose(f);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long bytes = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    size_t row = 4 + (size_t)kk * 4;
+    *n = (size_t)bytes / row;
+    *k = (size_t)kk;
+    int *out = malloc(*n * *k * sizeof(int));
+    for (size_t i = 0; out && i < *n; i++) {
+        if (fread(&kk, 4, 1, f) != 1 || fread(out + i * *k, 4, *k, f) != *k) {
+            free(out);
+            out = NULL;
+        }
+    }
+    fclose(f);
+    return out;
+}
+
+int main(int argc, char **argv) {
+    int m = 16, efc = 200;
+    size_t nq_max = 10000;
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    const char *gt_path = "../shared/data/fashion-mnist/groundtruth/fashion-mnist_test_top100_l2.ivecs";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "-m")) m = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-efc")) efc = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-q")) nq_max = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "-data")) dir = argv[i + 1];
+        else if (!strcmp(argv[i], "-gt")) gt_path = argv[i + 1];
+    }
+    char path[4096];
+    size_t nb, dim, nq, dimq, ngt, kgt;
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
+    float *base = load_idx3(path, &nb, &dim);
+    snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir);
+    float *queries = load_idx3(path, &nq, &dimq);
+    int *gt = load_ivecs(gt_path, &ngt, &kgt);
+    if (!base || !queries || !gt || dim != dimq || ngt < nq || kgt < 10) {
+        fprintf(stderr, "ann_bench: cannot load data (%s) or ground truth (%s)\n", dir, gt_path);
+        return 1;
+    }
+    if (nq > nq_max) nq = nq_max;
+    printf("fashion-mnist: %zu base x %zu-d, %zu queries; kernels %s; cpu %s\n", nb, dim, nq,
+           pxs_dist_kernel_name(), pxs_cpu_describe());
+
+    struct pxs_err err = {0};
+    struct pxs_index_params p = {.type = PXS_INDEX_HNSW,
+                                 .metric = PXS_METRIC_L2,
+                                 .dim = dim,
+                                 .hnsw_m = m,
+                                 .hnsw_ef_construction = efc};
+    pxs_index *ix;
+    if (pxs_index_new(&p, &ix, &err) != PXS_OK) {
+        fprintf(stderr, "ann_bench: %s\n", err.msg);
+        return 1;
+    }
+    double t0 = pxs_now_seconds();
+    for (size_t i = 0; i < nb; i++)
+        if (pxs_index_add(ix, (int64_t)i, base + i * dim, &err) != PXS_OK) {
+            fprintf(stderr, "ann_bench: add: %s\n", err.msg);
+            return 1;
+        }
+    double build = pxs_now_seconds() - t0;
+    printf("HNSW M=%d efConstruction=%d: build %.1f s (%.0f adds/s, 1 thread), memory %.1f MiB\n",
+           m, efc, build, (double)nb / build, (double)pxs_index_memory(ix) / (1024.0 * 1024.0));
+
+    struct pxs_hit hits[10];
+    const int efs[] = {10, 16, 32, 64, 128, 256, 512};
+    printf("%6s %10s %10s %10s\n", "ef", "recall@10", "QPS", "us/query");
+    for (size_t e = 0; e < sizeof efs / sizeof efs[0]; e++) {
+        struct pxs_search_params sp = {.ef = efs[e]};
+        size_t found = 0, n;
+        /* Warm-up pass so the scratch pool is sized before timing. */
+        for (size_t q = 0; q < 100 && q < nq; q++)
+            if (pxs_index_search_ex(ix, queries + q * dim, 10, &sp, hits, &n, &err) != PXS_OK)
+                return 1;
+        t0 = pxs_now_seconds();
+        for (size_t q = 0; q < nq; q++) {
+            if (pxs_index_search_ex(ix, queries + q * dim, 10, &sp, hits, &n, &err) != PXS_OK)
+                return 1;
+            const int *truth = gt + q * kgt;
+            for (size_t a = 0; a < n; a++)
+                for (size_t b = 0; b < 10; b++)
+                    if (hits[a].id == truth[b]) {
+                        found++;
+                        break;
+                    }
+        }
+        double t = pxs_now_seconds() - t0;
+        printf("%6d %10.4f %10.0f %10.1f\n", efs[e], (double)found / (double)(nq * 10),
+               (double)nq / t, t * 1e6 / (double)nq);
+    }
+
+    /* FLAT on a slice of the queries: exact baseline and a check that the
+     * ground truth uses the same metric and data scale. */
+    p.type = PXS_INDEX_FLAT;
+    pxs_index *flat;
+    if (pxs_index_new(&p, &flat, &err) != PXS_OK) return 1;
+    for (size_t i = 0; i < nb; i++)
+        if (pxs_index_add(flat, (int64_t)i, base + i * dim, &err) != PXS_OK) return 1;
+    size_t nfq = nq < 500 ? nq : 500, found = 0, n;
+    t0 = pxs_now_seconds();
+    for (size_t q = 0; q < nfq; q++) {
+        if (pxs_index_search(flat, queries + q * dim, 10, hits, &n, &err) != PXS_OK) return 1;
+        for (size_t a = 0; a < n; a++)
+            for (size_t b = 0; b < 10; b++)
+                if (hits[a].id == gt[q * kgt + b]) {
+                    found++;
+                    break;
+                }
+    }
+    double t = pxs_now_seconds() - t0;
+    printf("FLAT   %10.4f %10.0f %10.1f   (%zu queries)\n", (double)found / (double)(nfq * 10),
+           (double)nfq / t, t * 1e6 / (double)nfq, nfq);
+    pxs_index_free(flat);
+    pxs_index_free(ix);
+    free(base);
+    free(queries);
+    free(gt);
+    return 0;
+}

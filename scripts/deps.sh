@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# scripts/deps.sh — install every Debian package pixseek's build, tests and
+# benchmarks need. Idempotent; prints nothing when everything is present.
+#   scripts/deps.sh            build + test packages
+#   scripts/deps.sh --bench    also the benchmark peers
+set -euo pipefail
+
+packages=(
+  build-essential clang libclang-rt-14-dev pkg-config make
+  libvips-dev libvips-tools liblmdb-dev lmdb-utils libmicrohttpd-dev libcjson-dev libxxhash-dev
+  curl util-linux
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(hyperfine wrk python3-numpy python3-pil)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "scripts/deps.sh: installing ${missing[*]}" >&2
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,43 @@
+/*
+ * cli.h — shared pieces of the pixseek command-line program: common
+ * options, output helpers and the subcommand entry points.
+ */
+#ifndef PIXSEEK_CLI_H
+#define PIXSEEK_CLI_H
+
+#include <stdio.h>
+
+#include "pixseek/core.h"
+#include "pixseek/engine.h"
+
+/* Exit statuses (documented in the README and in `pixseek help`). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILURE_FATAL = 1,
+    EXIT_USAGE = 2,
+    EXIT_PARTIAL = 3, /* ran to the end but some inputs failed */
+};
+
+struct cli_common {
+    const char *data_dir;
+    int json;
+    int quiet;
+};
+
+/* Resolve the data directory: --data, then $PIXSEEK_DATA, then ./pixseek-data. */
+const char *cli_default_data_dir(void);
+/* Open the engine or print the error; returns NULL on failure. */
+pxs_engine *cli_open_engine(const char *data_dir, int read_only);
+/* Print "pixseek: error: <message>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parse a positive integer within [lo, hi]; prints an error and returns -1 on failure. */
+long cli_parse_long(const char *opt, const char *text, long lo, long hi);
+/* Write s as a JSON string literal (with quotes) to f. */
+void cli_json_string(FILE *f, const char *s);
+
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * cmd_serve.c — `pixseek serve`: open the data directory and run the HTTP
+ * API and web UI until SIGINT/SIGTERM.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+
+#include "pixseek/server.h"
+
+static const char serve_help[] =
+    "usage: pixseek serve [options]\n"
+    "\n"
+    "Serve the HTTP API and the web UI for the data directory.\n"
+    "\n"
+    "options:\n"
+    "  --data DIR        data directory (default $PIXSEEK_DATA or ./pixseek-data)\n"
+    "  --bind ADDR       address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
+    "  --port N          TCP port (default 8080)\n"
+    "  --threads N       worker threads (default: number of CPUs)\n"
+    "  --max-body BYTES  largest accepted request body (default 33554432)\n"
+    "  --web DIR         serve the web UI from DIR instead of the built-in copy\n"
+    "  -h, --help        this help\n";
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+int cmd_serve(int argc, char **argv) {
+    static const struct option long_opts[] = {{"data", required_argument, 0, 'd'},
+                                              {"bind", required_argument, 0, 'b'},
+                                              {"port", required_argument, 0, 'p'},
+                                              {"threads", required_argument, 0, 't'},
+                                              {"max-body", required_argument, 0, 'm'},
+                                              {"web", required_argument, 0, 'w'},
+                                              {"help", no_argument, 0, 'h'},
+                                              {0, 0, 0, 0}};
+    const char *data_dir = cli_default_data_dir();
+    struct pxs_server_opts opts = {0};
+    int c;
+    long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data_dir = optarg; break;
+        case 'b': opts.bind = optarg; break;
+        case 'p':
+            if ((v = cli_parse_long("--port", optarg, 1, 65535)) < 0) return EXIT_USAGE;
+            opts.port = (int)v;
+            break;
+        case 't':
+            if ((v = cli_parse_long("--threads", optarg, 1, 256)) < 0) return EXIT_USAGE;
+            opts.threads = (int)v;
+            break;
+        case 'm':
+            if ((v = cli_parse_long("--max-body", optarg, 1024, 1L << 32)) < 0) return EXIT_USAGE;
+            opts.max_body_bytes = (size_t)v;
+            break;
+        case 'w': opts.web_dir = optarg; break;
+        case 'h': fputs(serve_help, stdout); return EXIT_OK;
+        default: fputs(serve_help, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("serve takes no arguments (got \"%s\")", argv[optind]);
+        return EXIT_USAGE;
+    }
+    /* serve creates the data directory if needed so an empty server starts. */
+    pxs_engine *engine = cli_open_engine(data_dir, 0);
+    if (!engine) return EXIT_FAILURE_FATAL;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "pixseek: serving %s on http://%s:%d/ (Ctrl-C to stop)\n", data_dir,
+            opts.bind ? opts.bind : "127.0.0.1", opts.port ? opts.port : 8080);
+    struct pxs_err err;
+    pxs_err_clear(&err);
+    int rc = pxs_server_run(engine, &opts, &stop_requested, &err);
+    pxs_engine_close(engine);
+    if (rc != PXS_OK) {
+        cli_error("server: %s", pxs_err_message(&err, rc));
+        return EXIT_FAILURE_FATAL;
+    }
+    fprintf(stderr, "pixseek: stopped\n");
+    return EXIT_OK;
+}

@@ -1,0 +1,147 @@
+/*
+ * main.c — the pixseek program: subcommand dispatch, global help, and the
+ * helpers every subcommand shares. Only the CLI chooses process-wide policy
+ * (log level, signals, exit codes).
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PIXSEEK_VERSION "0.1.0"
+
+static const char usage_text[] =
+    "pixseek " PIXSEEK_VERSION " — reverse image search in one binary\n"
+    "\n"
+    "usage: pixseek <command> [options] [arguments]\n"
+    "\n"
+    "commands:\n"
+    "  index DIR...      index every image under the folders (recursive, resumable)\n"
+    "  search IMAGE...   find the most similar indexed images\n"
+    "  serve             run the HTTP API and web UI\n"
+    "  stats             show what the data directory holds\n"
+    "  help [COMMAND]    show help for a command\n"
+    "\n"
+    "common options:\n"
+    "  --data DIR        data directory (default $PIXSEEK_DATA or ./pixseek-data)\n"
+    "  --json            machine-readable output\n"
+    "  --log-level L     error | warn | info | debug (default warn)\n"
+    "\n"
+    "exit status: 0 success, 1 error, 2 usage error, 3 finished but some inputs failed\n"
+    "run 'pixseek COMMAND --help' for a command's options\n";
+
+const char *cli_default_data_dir(void) {
+    const char *env = getenv("PIXSEEK_DATA");
+    return env && env[0] ? env : "./pixseek-data";
+}
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("pixseek: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+pxs_engine *cli_open_engine(const char *data_dir, int read_only) {
+    struct pxs_err err;
+    pxs_err_clear(&err);
+    struct pxs_engine_opts opts = {.data_dir = data_dir, .read_only = read_only};
+    pxs_engine *engine;
+    int rc = pxs_engine_open(&opts, &engine, &err);
+    if (rc != PXS_OK) {
+        cli_error("cannot open data directory %s: %s", data_dir, pxs_err_message(&err, rc));
+        return NULL;
+    }
+    return engine;
+}
+
+long cli_parse_long(const char *opt, const char *text, long lo, long hi) {
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!text[0] || *end || v < lo || v > hi) {
+        cli_error("%s expects a whole number from %ld to %ld, got \"%s\"", opt, lo, hi, text);
+        return -1;
+    }
+    return v;
+}
+
+void cli_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+            else fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+/* Apply and strip --log-level anywhere on the command line. */
+static int take_log_level(int *argc, char **argv) {
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *value = NULL;
+        if (strcmp(argv[i], "--log-level") == 0 && i + 1 < *argc) {
+            value = argv[++i];
+        } else if (strncmp(argv[i], "--log-level=", 12) == 0) {
+            value = argv[i] + 12;
+        } else {
+            argv[out++] = argv[i];
+            continue;
+        }
+        enum pxs_log_level level;
+        if (pxs_log_parse_level(value, &level) != PXS_OK) {
+            cli_error("--log-level expects error, warn, info or debug, got \"%s\"", value);
+            return -1;
+        }
+        pxs_log_set_level(level);
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (take_log_level(&argc, argv) != 0) return EXIT_USAGE;
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } commands[] = {
+        {"index", cmd_index}, {"search", cmd_search}, {"serve", cmd_serve}, {"stats", cmd_stats}};
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("pixseek %s (cpu: %s)\n", PIXSEEK_VERSION, pxs_cpu_describe());
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        if (argc >= 3) {
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char *sub_argv[] = {argv[2], "--help", NULL};
+                    return commands[i].fn(2, sub_argv);
+                }
+            }
+            cli_error("unknown command \"%s\"", argv[2]);
+            return EXIT_USAGE;
+        }
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    cli_error("unknown command \"%s\" (try 'pixseek help')", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,365 @@
+/*
+ * engine.c — opening a data directory, keeping the in-memory vector index in
+ * step with the store, and the read side: search, metadata, thumbnails,
+ * statistics. Ingest lives in ingest.c.
+ *
+ * Index freshness: every committed change bumps meta "generation". Before a
+ * search the engine compares it with the generation its index reflects; if
+ * another process (pixseek index while pixseek serve runs) added images, the
+ * new ids (all >= loaded_next_id, ids only grow) are scanned in; if anything
+ * was removed meanwhile ("deletes" moved) the index is rebuilt.
+ */
+#include "engine_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int init_or_check_meta(pxs_engine *e, struct pxs_err *err) {
+    pxs_store_txn *txn;
+    int rc = pxs_store_begin(e->store, !e->read_only, &txn, err);
+    if (rc != PXS_OK) return rc;
+    char format[64], embedder[64];
+    rc = meta_get_str(txn, "format", format, sizeof format, err);
+    if (rc == PXS_ENOTFOUND) {
+        if (e->read_only) {
+            pxs_store_abort(txn);
+            return pxs_errf(err, PXS_ENOTFOUND, "%s holds no pixseek data yet (run pixseek index)",
+                            e->data_dir);
+        }
+        rc = meta_put_str(txn, "format", DATA_FORMAT, err);
+        if (rc == PXS_OK) rc = meta_put_str(txn, "embedder", e->embedder, err);
+        if (rc == PXS_OK) rc = meta_put_u64(txn, "dim", e->dim, err);
+        if (rc == PXS_OK) rc = meta_put_str(txn, "metric", pxs_metric_name(e->metric), err);
+        if (rc == PXS_OK) rc = meta_put_u64(txn, "next_id", 1, err);
+        if (rc == PXS_OK) rc = meta_put_u64(txn, "generation", 0, err);
+        if (rc == PXS_OK) rc = meta_put_u64(txn, "deletes", 0, err);
+        if (rc != PXS_OK) {
+            pxs_store_abort(txn);
+            return rc;
+        }
+        return pxs_store_commit(txn, err);
+    }
+    if (rc != PXS_OK) {
+        pxs_store_abort(txn);
+        return rc;
+    }
+    if (strcmp(format, DATA_FORMAT) != 0) {
+        pxs_store_abort(txn);
+        return pxs_errf(err, PXS_EMISMATCH, "%s has data format \"%s\"; this pixseek reads \"%s\"",
+                        e->data_dir, format, DATA_FORMAT);
+    }
+    uint64_t dim = 0;
+    rc = meta_get_str(txn, "embedder", embedder, sizeof embedder, err);
+    if (rc == PXS_OK) rc = meta_get_u64(txn, "dim", &dim, err);
+    pxs_store_abort(txn);
+    if (rc != PXS_OK) return rc == PXS_ENOTFOUND ? pxs_errf(err, PXS_ECORRUPT, "meta incomplete") : rc;
+    if (strcmp(embedder, e->embedder) != 0 || dim != e->dim)
+        return pxs_errf(err, PXS_EMISMATCH,
+                        "%s was indexed with embedder %s (%llu-d) but %s (%zu-d) is configured; "
+                        "use another --data directory or the same embedder",
+                        e->data_dir, embedder, (unsigned long long)dim, e->embedder, e->dim);
+    return PXS_OK;
+}
+
+int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct pxs_err *err) {
+    *out = NULL;
+    if (!opts || !opts->data_dir || !opts->data_dir[0])
+        return pxs_errf(err, PXS_EINVAL, "no data directory given");
+    int rc = pxs_image_global_init(err);
+    if (rc != PXS_OK) return rc;
+    pxs_engine *e = pxs_calloc(1, sizeof *e);
+    if (!e) return pxs_errf(err, PXS_ENOMEM, "out of memory");
+    if (snprintf(e->data_dir, sizeof e->data_dir, "%s", opts->data_dir) >= (int)sizeof e->data_dir) {
+        pxs_free(e);
+        return pxs_errf(err, PXS_EINVAL, "data directory path too long");
+    }
+    e->read_only = opts->read_only;
+    snprintf(e->embedder, sizeof e->embedder, "%s", PXS_IMAGE_DESCRIPTOR_NAME);
+    e->dim = PXS_IMAGE_DESCRIPTOR_DIM;
+    e->metric = PXS_METRIC_COSINE;
+    pthread_rwlock_init(&e->index_lock, NULL);
+
+    char store_dir[4200];
+    snprintf(store_dir, sizeof store_dir, "%s/store", e->data_dir);
+    struct stat st;
+    if (e->read_only && stat(store_dir, &st) != 0)
+        rc = pxs_errf(err, PXS_ENOTFOUND, "%s holds no pixseek data yet (run pixseek index)",
+                      e->data_dir);
+    else if (!e->read_only)
+        rc = pxs_mkdirs(e->data_dir, err);
+    struct pxs_store_opts sopts = {.map_size = 0, .read_only = e->read_only};
+    if (rc == PXS_OK) rc = pxs_store_open(store_dir, &sopts, &e->store, err);
+    if (rc == PXS_OK) rc = init_or_check_meta(e, err);
+    struct pxs_index_params ip = {.type = PXS_INDEX_FLAT, .metric = e->metric, .dim = e->dim};
+    if (rc == PXS_OK) rc = pxs_index_new(&ip, &e->index, err);
+    if (rc == PXS_OK) rc = engine_refresh_index(e, err);
+    if (rc != PXS_OK) {
+        pxs_engine_close(e);
+        return rc;
+    }
+    *out = e;
+    return PXS_OK;
+}
+
+void pxs_engine_close(pxs_engine *engine) {
+    if (!engine) return;
+    pxs_index_free(engine->index);
+    pxs_store_close(engine->store);
+    pthread_rwlock_destroy(&engine->index_lock);
+    pxs_free(engine);
+}
+
+/* ---- index sync ---- */
+
+struct load_ctx {
+    pxs_index *index;
+    size_t dim;
+    uint64_t max_id;
+    struct pxs_err *err;
+    float *scratch;
+};
+
+static int load_vector(const void *key, size_t key_len, const void *val, size_t val_len,
+                       void *user) {
+    struct load_ctx *ctx = user;
+    if (key_len != 8 || val_len != ctx->dim * sizeof(float))
+        return pxs_errf(ctx->err, PXS_ECORRUPT, "vector record of %zu bytes (expected %zu)",
+                        val_len, ctx->dim * sizeof(float));
+    uint64_t id = pxs_store_u64_from_key(key);
+    memcpy(ctx->scratch, val, val_len); /* store values need not be float-aligned */
+    int rc = pxs_index_add(ctx->index, (int64_t)id, ctx->scratch, ctx->err);
+    if (rc != PXS_OK) return rc;
+    if (id > ctx->max_id) ctx->max_id = id;
+    return 0;
+}
+
+int engine_refresh_index(pxs_engine *e, struct pxs_err *err) {
+    pxs_store_txn *txn;
+    int rc = pxs_store_begin(e->store, 0, &txn, err);
+    if (rc != PXS_OK) return rc;
+    uint64_t generation = 0, next_id = 1, deletes = 0;
+    rc = meta_get_u64(txn, "generation", &generation, err);
+    if (rc == PXS_OK) rc = meta_get_u64(txn, "next_id", &next_id, err);
+    if (rc == PXS_OK) rc = meta_get_u64(txn, "deletes", &deletes, err);
+    if (rc != PXS_OK) {
+        pxs_store_abort(txn);
+        return rc;
+    }
+    pthread_rwlock_rdlock(&e->index_lock);
+    int fresh = e->loaded_generation == generation && e->loaded_next_id != 0;
+    pthread_rwlock_unlock(&e->index_lock);
+    if (fresh) {
+        pxs_store_abort(txn);
+        return PXS_OK;
+    }
+
+    pthread_rwlock_wrlock(&e->index_lock);
+    struct load_ctx ctx = {e->index, e->dim, 0, err, NULL};
+    ctx.scratch = pxs_mallocarray(e->dim, sizeof(float));
+    if (!ctx.scratch) {
+        rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
+        goto done;
+    }
+    uint64_t from = e->loaded_next_id;
+    if (deletes != e->loaded_deletes || from == 0) {
+        pxs_index *fresh_index;
+        struct pxs_index_params ip = {.type = PXS_INDEX_FLAT, .metric = e->metric, .dim = e->dim};
+        rc = pxs_index_new(&ip, &fresh_index, err);
+        if (rc != PXS_OK) goto done;
+        pxs_index_free(e->index);
+        e->index = ctx.index = fresh_index;
+        from = 1;
+    }
+    uint8_t start[8];
+    pxs_store_u64_key(from, start);
+    rc = pxs_store_scan(txn, TABLE_VECTORS, start, 8, load_vector, &ctx, err);
+    if (rc == PXS_OK) {
+        e->loaded_generation = generation;
+        e->loaded_next_id = next_id;
+        e->loaded_deletes = deletes;
+    } else {
+        e->loaded_next_id = 0; /* force a full rebuild next time */
+    }
+done:
+    pthread_rwlock_unlock(&e->index_lock);
+    pxs_free(ctx.scratch);
+    pxs_store_abort(txn);
+    return rc;
+}
+
+int engine_index_add(pxs_engine *e, const int64_t *ids, const float *vecs, size_t n,
+                     uint64_t generation, uint64_t next_id, struct pxs_err *err) {
+    int rc = PXS_OK;
+    pthread_rwlock_wrlock(&e->index_lock);
+    for (size_t i = 0; i < n && rc == PXS_OK; i++)
+        rc = pxs_index_add(e->index, ids[i], vecs + i * e->dim, err);
+    /* Only claim the new generation if the index saw every earlier one;
+     * otherwise the next refresh scans in what other writers added. */
+    if (rc == PXS_OK && e->loaded_generation + 1 == generation) {
+        e->loaded_generation = generation;
+        e->loaded_next_id = next_id;
+    }
+    pthread_rwlock_unlock(&e->index_lock);
+    return rc;
+}
+
+int engine_index_remove(pxs_engine *e, int64_t id) {
+    pthread_rwlock_wrlock(&e->index_lock);
+    int rc = pxs_index_remove(e->index, id, NULL);
+    pthread_rwlock_unlock(&e->index_lock);
+    return rc;
+}
+
+/* ---- read side ---- */
+
+static int read_meta(pxs_store_txn *txn, int64_t id, struct pxs_image_meta *out,
+                     struct pxs_err *err) {
+    struct image_record rec;
+    int rc = record_load(txn, id, &rec, err);
+    if (rc == PXS_OK) record_to_meta(id, &rec, out);
+    return rc;
+}
+
+int pxs_engine_get_meta(pxs_engine *engine, int64_t id, struct pxs_image_meta *out,
+                        struct pxs_err *err) {
+    pxs_store_txn *txn;
+    int rc = pxs_store_begin(engine->store, 0, &txn, err);
+    if (rc != PXS_OK) return rc;
+    rc = read_meta(txn, id, out, err);
+    pxs_store_abort(txn);
+    if (rc == PXS_ENOTFOUND) return pxs_errf(err, PXS_ENOTFOUND, "no image with id %lld", (long long)id);
+    return rc;
+}
+
+int pxs_engine_get_thumbnail(pxs_engine *engine, int64_t id, void **jpeg, size_t *len,
+                             struct pxs_err *err) {
+    *jpeg = NULL;
+    *len = 0;
+    pxs_store_txn *txn;
+    int rc = pxs_store_begin(engine->store, 0, &txn, err);
+    if (rc != PXS_OK) return rc;
+    uint8_t key[8];
+    pxs_store_u64_key((uint64_t)id, key);
+    const void *val;
+    size_t n;
+    rc = pxs_store_get(txn, TABLE_THUMBS, key, 8, &val, &n, err);
+    if (rc == PXS_OK) {
+        *jpeg = pxs_malloc(n);
+        if (*jpeg) {
+            memcpy(*jpeg, val, n);
+            *len = n;
+        } else {
+            rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
+        }
+    }
+    pxs_store_abort(txn);
+    if (rc == PXS_ENOTFOUND)
+        return pxs_errf(err, PXS_ENOTFOUND, "no thumbnail for image id %lld", (long long)id);
+    return rc;
+}
+
+static float score_to_distance(enum pxs_metric m, float score) {
+    return m == PXS_METRIC_COSINE ? 1.0f - score : m == PXS_METRIC_IP ? -score : score;
+}
+
+static float score_to_similarity(enum pxs_metric m, float score) {
+    float s;
+    if (m == PXS_METRIC_L2)
+        s = 1.0f - score / 4.0f; /* unit vectors: squared distance in [0, 4] */
+    else
+        s = score;
+    return s < 0 ? 0 : s > 1 ? 1 : s;
+}
+
+static int search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
+                         struct pxs_match **matches, size_t *n_matches, struct pxs_err *err) {
+    size_t k = opts && opts->k ? opts->k : 10;
+    float min_sim = opts ? opts->min_similarity : 0;
+    if (k > 16384) return pxs_errf(err, PXS_EINVAL, "top-k %zu is over the limit of 16384", k);
+    struct pxs_hit *hits = pxs_mallocarray(k, sizeof *hits);
+    struct pxs_match *out = pxs_calloc(k, sizeof *out);
+    if (!hits || !out) {
+        pxs_free(hits);
+        pxs_free(out);
+        return pxs_errf(err, PXS_ENOMEM, "out of memory");
+    }
+    size_t n_hits = 0;
+    pthread_rwlock_rdlock(&e->index_lock);
+    int rc = pxs_index_search(e->index, vec, k, hits, &n_hits, err);
+    pthread_rwlock_unlock(&e->index_lock);
+    size_t n = 0;
+    pxs_store_txn *txn = NULL;
+    if (rc == PXS_OK) rc = pxs_store_begin(e->store, 0, &txn, err);
+    for (size_t i = 0; rc == PXS_OK && i < n_hits; i++) {
+        float sim = score_to_similarity(e->metric, hits[i].score);
+        if (sim < min_sim) continue;
+        int r = read_meta(txn, hits[i].id, &out[n].meta, err);
+        if (r == PXS_ENOTFOUND) continue; /* removed since the index was read */
+        if (r != PXS_OK) {
+            rc = r;
+            break;
+        }
+        out[n].distance = score_to_distance(e->metric, hits[i].score);
+        out[n].similarity = sim;
+        n++;
+    }
+    pxs_store_abort(txn);
+    pxs_free(hits);
+    if (rc != PXS_OK) {
+        pxs_free(out);
+        return rc;
+    }
+    *matches = out;
+    *n_matches = n;
+    return PXS_OK;
+}
+
+int pxs_engine_search_image(pxs_engine *engine, const void *data, size_t len,
+                            const struct pxs_search_opts *opts, struct pxs_match **matches,
+                            size_t *n_matches, struct pxs_err *err) {
+    *matches = NULL;
+    *n_matches = 0;
+    if (!data || len == 0) return pxs_errf(err, PXS_EINVAL, "empty image");
+    int rc = engine_refresh_index(engine, err);
+    if (rc != PXS_OK) return rc;
+    float *vec = pxs_mallocarray(engine->dim, sizeof(float));
+    if (!vec) return pxs_errf(err, PXS_ENOMEM, "out of memory");
+    rc = engine_embed_bytes(engine, data, len, vec, NULL, NULL, NULL, err);
+    if (rc == PXS_OK) rc = search_vector(engine, vec, opts, matches, n_matches, err);
+    pxs_free(vec);
+    return rc;
+}
+
+int pxs_engine_search_file(pxs_engine *engine, const char *path,
+                           const struct pxs_search_opts *opts, struct pxs_match **matches,
+                           size_t *n_matches, struct pxs_err *err) {
+    *matches = NULL;
+    *n_matches = 0;
+    char *data;
+    size_t len;
+    int rc = pxs_file_read_all(path, PXS_ENGINE_MAX_FILE_BYTES, &data, &len, err);
+    if (rc != PXS_OK) return rc;
+    rc = pxs_engine_search_image(engine, data, len, opts, matches, n_matches, err);
+    pxs_free(data);
+    return rc;
+}
+
+int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out, struct pxs_err *err) {
+    memset(out, 0, sizeof *out);
+    pxs_store_txn *txn;
+    int rc = pxs_store_begin(engine->store, 0, &txn, err);
+    if (rc != PXS_OK) return rc;
+    rc = pxs_store_count(txn, TABLE_IMAGES, &out->images, err);
+    pxs_store_abort(txn);
+    if (rc != PXS_OK) return rc;
+    out->dim = engine->dim;
+    snprintf(out->embedder, sizeof out->embedder, "%s", engine->embedder);
+    snprintf(out->metric, sizeof out->metric, "%s", pxs_metric_name(engine->metric));
+    snprintf(out->kernel, sizeof out->kernel, "%s", pxs_dist_kernel_name());
+    pthread_rwlock_rdlock(&engine->index_lock);
+    out->index_bytes = pxs_index_memory(engine->index);
+    pthread_rwlock_unlock(&engine->index_lock);
+    return PXS_OK;
+}

@@ -1,0 +1,113 @@
+/*
+ * engine_int.h — private declarations shared by the engine's files: the
+ * engine struct, the record codec for the store tables and the directory
+ * walker. Only src/engine/ includes this.
+ */
+#ifndef PIXSEEK_ENGINE_INT_H
+#define PIXSEEK_ENGINE_INT_H
+
+#include <pthread.h>
+
+#include "pixseek/engine.h"
+#include "pixseek/image.h"
+#include "pixseek/index.h"
+#include "pixseek/store.h"
+
+/* Store tables (see record.c for the value formats). */
+#define TABLE_META "meta"
+#define TABLE_IMAGES "images"
+#define TABLE_VECTORS "vectors"
+#define TABLE_THUMBS "thumbs"
+#define TABLE_BY_HASH "by_hash"
+#define TABLE_BY_PATH "by_path"
+
+#define DATA_FORMAT "pixseek-data-v1"
+#define THUMB_SIDE 256
+#define THUMB_QUALITY 80
+#define DECODE_SIDE 256
+
+struct pxs_engine {
+    char data_dir[4096];
+    int read_only;
+    pxs_store *store;
+
+    /* What the embeddings in this data directory were made with. */
+    char embedder[64];
+    size_t dim;
+    enum pxs_metric metric;
+
+    /* In-memory vector index, rebuilt from the store at open and refreshed
+     * when the store's generation moves (another process wrote). */
+    pthread_rwlock_t index_lock;
+    pxs_index *index;
+    uint64_t loaded_generation; /* meta "generation" the index reflects */
+    uint64_t loaded_next_id;    /* ids below this are in the index */
+    uint64_t loaded_deletes;    /* meta "deletes" the index reflects */
+};
+
+/* ---- records (record.c) ---- */
+
+/* Decoded image record; path points into the record bytes (borrowed). */
+struct image_record {
+    uint64_t size;
+    int64_t mtime;
+    int32_t width;
+    int32_t height;
+    uint8_t hash[PXS_HASH_BYTES];
+    char format[16];
+    const char *path;
+    size_t path_len;
+};
+
+int record_encode(const struct image_record *rec, struct pxs_buf *out);
+int record_decode(const void *data, size_t len, struct image_record *rec, struct pxs_err *err);
+/* Read and decode the record of image id (borrowed until the txn ends or
+ * its next write). PXS_ENOTFOUND (err untouched) if absent. */
+int record_load(pxs_store_txn *txn, int64_t id, struct image_record *rec, struct pxs_err *err);
+void record_to_meta(int64_t id, const struct image_record *rec, struct pxs_image_meta *meta);
+
+/* meta table helpers: u64 values stored as 8 bytes big-endian. */
+int meta_get_u64(pxs_store_txn *txn, const char *key, uint64_t *out, struct pxs_err *err);
+int meta_put_u64(pxs_store_txn *txn, const char *key, uint64_t value, struct pxs_err *err);
+int meta_get_str(pxs_store_txn *txn, const char *key, char *out, size_t cap, struct pxs_err *err);
+int meta_put_str(pxs_store_txn *txn, const char *key, const char *value, struct pxs_err *err);
+
+/* by_path key: hash of the absolute path (paths may exceed the key limit). */
+void path_key(const char *path, uint8_t key[PXS_HASH_BYTES]);
+
+/* ---- embedding (embed.c) ---- */
+
+/* Decode image bytes and compute the engine's embedding into vec (dim
+ * floats). If thumb/thumb_len are non-NULL also produce the JPEG thumbnail.
+ * info may be NULL. */
+int engine_embed_bytes(pxs_engine *engine, const void *data, size_t len, float *vec,
+                       void **thumb, size_t *thumb_len, struct pxs_image_info *info,
+                       struct pxs_err *err);
+
+/* ---- index sync (engine.c) ---- */
+
+/* Bring the in-memory index up to date with the store. */
+int engine_refresh_index(pxs_engine *engine, struct pxs_err *err);
+/* Add freshly committed vectors to the index (called by ingest after commit). */
+int engine_index_add(pxs_engine *engine, const int64_t *ids, const float *vecs, size_t n,
+                     uint64_t generation, uint64_t next_id, struct pxs_err *err);
+int engine_index_remove(pxs_engine *engine, int64_t id);
+
+/* ---- directory walk (walk.c) ---- */
+
+struct walk_list {
+    char **paths; /* absolute paths of regular files, in walk order */
+    size_t count;
+    size_t cap;
+};
+
+/* Recursively list regular files under dir (sorted per directory). Symlinks
+ * are skipped unless follow_symlinks; directory cycles are detected by
+ * (device, inode). Unreadable directories are reported through on_error
+ * and skipped. */
+typedef void (*walk_error_fn)(const char *path, int code, const char *reason, void *user);
+int walk_collect(const char *dir, int follow_symlinks, struct walk_list *out,
+                 walk_error_fn on_error, void *user, struct pxs_err *err);
+void walk_list_free(struct walk_list *list);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * walk.c — recursive directory listing for ingest. Produces absolute paths
+ * of regular files, sorted by name within each directory so runs are
+ * reproducible. Symlinks are skipped unless asked for; when followed, a
+ * (device, inode) set of visited directories breaks cycles. Depth is capped.
+ */
+#include "engine_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define WALK_MAX_DEPTH 64
+
+struct dir_id {
+    dev_t dev;
+    ino_t ino;
+};
+
+struct walker {
+    int follow_symlinks;
+    struct walk_list *out;
+    walk_error_fn on_error;
+    void *user;
+    struct dir_id *seen;
+    size_t n_seen, cap_seen;
+};
+
+static int list_push(struct walk_list *list, const char *path) {
+    if (list->count == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 256;
+        char **p = pxs_realloc(list->paths, cap * sizeof *p);
+        if (!p) return PXS_ENOMEM;
+        list->paths = p;
+        list->cap = cap;
+    }
+    char *copy = pxs_strdup(path);
+    if (!copy) return PXS_ENOMEM;
+    list->paths[list->count++] = copy;
+    return PXS_OK;
+}
+
+void walk_list_free(struct walk_list *list) {
+    for (size_t i = 0; i < list->count; i++) pxs_free(list->paths[i]);
+    pxs_free(list->paths);
+    memset(list, 0, sizeof *list);
+}
+
+static int seen_before(struct walker *w, const struct stat *st) {
+    for (size_t i = 0; i < w->n_seen; i++)
+        if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino) return 1;
+    if (w->n_seen == w->cap_seen) {
+        size_t cap = w->cap_seen ? w->cap_seen * 2 : 64;
+        struct dir_id *p = pxs_realloc(w->seen, cap * sizeof *p);
+        if (!p) return -1;
+        w->seen = p;
+        w->cap_seen = cap;
+    }
+    w->seen[w->n_seen++] = (struct dir_id){st->st_dev, st->st_ino};
+    return 0;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void report(struct walker *w, const char *path, int code, const char *reason) {
+    if (w->on_error) w->on_error(path, code, reason, w->user);
+}
+
+static int walk_dir(struct walker *w, const char *dir, int depth, struct pxs_err *err) {
+    if (depth > WALK_MAX_DEPTH) {
+        report(w, dir, PXS_ELIMIT, "directory nesting deeper than 64 levels; not descended");
+        return PXS_OK;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        report(w, dir, errno == EACCES ? PXS_EPERM : PXS_EIO, strerror(errno));
+        return PXS_OK;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = PXS_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **p = pxs_realloc(names, cap * sizeof *p);
+            if (!p) {
+                rc = PXS_ENOMEM;
+                break;
+            }
+            names = p;
+        }
+        if (!(names[n] = pxs_strdup(de->d_name))) {
+            rc = PXS_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == PXS_OK) qsort(names, n, sizeof *names, by_name);
+
+    char path[PATH_MAX];
+    for (size_t i = 0; i < n && rc == PXS_OK; i++) {
+        int len = snprintf(path, sizeof path, "%s/%s", strcmp(dir, "/") ? dir : "", names[i]);
+        if (len < 0 || (size_t)len >= sizeof path) {
+            report(w, names[i], PXS_ELIMIT, "path too long");
+            continue;
+        }
+        struct stat st;
+        if (lstat(path, &st) != 0) {
+            report(w, path, PXS_EIO, strerror(errno));
+            continue;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            if (!w->follow_symlinks) continue;
+            if (stat(path, &st) != 0) {
+                report(w, path, PXS_ENOTFOUND, "dangling symbolic link");
+                continue;
+            }
+        }
+        if (S_ISDIR(st.st_mode)) {
+            int seen = seen_before(w, &st);
+            if (seen < 0) {
+                rc = PXS_ENOMEM;
+            } else if (seen) {
+                report(w, path, PXS_EINVAL, "directory already visited (symlink loop); skipped");
+            } else {
+                rc = walk_dir(w, path, depth + 1, err);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            rc = list_push(w->out, path);
+        }
+    }
+    for (size_t i = 0; i < n; i++) pxs_free(names[i]);
+    pxs_free(names);
+    if (rc == PXS_ENOMEM) return pxs_errf(err, PXS_ENOMEM, "out of memory listing %s", dir);
+    return rc;
+}
+
+int walk_collect(const char *dir, int follow_symlinks, struct walk_list *out,
+                 walk_error_fn on_error, void *user, struct pxs_err *err) {
+    memset(out, 0, sizeof *out);
+    char root[PATH_MAX];
+    if (!realpath(dir, root))
+        return pxs_errf_sys(err, errno == ENOENT ? PXS_ENOTFOUND : PXS_EIO, errno,
+                            "cannot open %s", dir);
+    struct stat st;
+    if (stat(root, &st) != 0) return pxs_errf_sys(err, PXS_EIO, errno, "cannot stat %s", root);
+    struct walker w = {follow_symlinks, out, on_error, user, NULL, 0, 0};
+    int rc;
+    if (S_ISREG(st.st_mode)) {
+        rc = list_push(out, root);
+        if (rc != PXS_OK) rc = pxs_errf(err, rc, "out of memory");
+    } else if (!S_ISDIR(st.st_mode)) {
+        rc = pxs_errf(err, PXS_EINVAL, "%s is neither a directory nor a regular file", root);
+    } else if (seen_before(&w, &st) < 0) {
+        rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
+    } else {
+        rc = walk_dir(&w, root, 0, err);
+    }
+    pxs_free(w.seen);
+    if (rc != PXS_OK) walk_list_free(out);
+    return rc;
+}

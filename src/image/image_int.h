@@ -1,0 +1,37 @@
+/*
+ * image_int.h — declarations shared by the files of src/image/ only: the
+ * libvips error hand-off and the descriptor's block layout (which
+ * bench/descriptor_eval.c uses to tune block weights). Not public API.
+ */
+#ifndef PIXSEEK_IMAGE_INT_H
+#define PIXSEEK_IMAGE_INT_H
+
+#include "pixseek/image.h"
+
+/* Move libvips' process-global error text into err as "<what>: <text>"
+ * (copied and cleared in one locked step), and return code. */
+int pxs__image_vips_fail(struct pxs_err *err, int code, const char *what);
+/* Drop whatever libvips left in its error buffer after a call that
+ * succeeded (some loaders log harmless messages there). */
+void pxs__image_vips_discard(void);
+
+/* The built-in descriptor is a concatenation of blocks; each block is an
+ * L1-normalised histogram mapped through sqrt (Hellinger), so it has unit L2
+ * norm (or is all zero), and weight^2 is its share of the cosine. */
+struct pxs__desc_block {
+    const char *name;
+    int offset;
+    int dim;
+    float weight;
+};
+#define PXS__DESC_N_BLOCKS 5
+extern const struct pxs__desc_block pxs__desc_blocks[PXS__DESC_N_BLOCKS];
+
+/* The descriptor before block weights and the final L2 normalisation. */
+int pxs__image_descriptor_blocks(const struct pxs_image *img,
+                                 float out[PXS_IMAGE_DESCRIPTOR_DIM], struct pxs_err *err);
+/* Weight the blocks of raw in place and L2-normalise (PXS_EINVAL if zero). */
+int pxs__image_descriptor_finish(float v[PXS_IMAGE_DESCRIPTOR_DIM], const float *weights,
+                                 struct pxs_err *err);
+
+#endif

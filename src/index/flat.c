@@ -1,0 +1,165 @@
+/*
+ * flat.c — the exact index (PXS_INDEX_FLAT), and the oracle every
+ * approximate index is tested against.
+ *
+ * Layout: one 64-byte-aligned row-major float matrix (rows padded to a
+ * multiple of 16 floats, padding zeroed), a parallel id array, and an
+ * id -> row hash map. Invariants: rows 0..n-1 are live and dense;
+ * map[ids[r]] == r for every live row r; map holds exactly n entries.
+ *
+ *   add     O(dim) amortised; an existing id has its row overwritten.
+ *   remove  O(dim): the last row moves into the hole (swap-with-last), so
+ *           rows stay dense and the scan never skips holes.
+ *   search  O(n * dim): batched kernel over blocks of rows into a stack
+ *           buffer, keys pushed into a k-bounded heap held in the caller's
+ *           hits array. No allocation, no shared mutable state, so any
+ *           number of threads may search at once.
+ */
+#include "index/index_int.h"
+
+#include <string.h>
+
+#define FLAT_MIN_CAP 16u
+#define FLAT_BLOCK 256u
+
+struct flat_index {
+    struct pxs_index base;
+    float *data;  /* cap * stride floats, 64-byte aligned */
+    int64_t *ids; /* cap */
+    size_t n, cap, stride;
+    struct pxs__idmap map;
+};
+
+static void flat_destroy(pxs_index *ix) {
+    struct flat_index *f = (struct flat_index *)ix;
+    pxs_free(f->data);
+    pxs_free(f->ids);
+    pxs__idmap_free(&f->map);
+    pxs_free(f);
+}
+
+static int flat_grow(struct flat_index *f, struct pxs_err *err) {
+    size_t cap = f->cap ? f->cap * 2 : FLAT_MIN_CAP, bytes;
+    if (cap < f->cap || pxs_size_mul(cap, f->stride * sizeof(float), &bytes) != 0 ||
+        cap > SIZE_MAX / sizeof(int64_t))
+        return pxs_errf(err, PXS_ELIMIT, "flat index cannot hold more than %zu vectors", f->n);
+    float *data = pxs_aligned_alloc(64, bytes);
+    int64_t *ids = pxs_mallocarray(cap, sizeof(int64_t));
+    if (!data || !ids) {
+        pxs_free(data);
+        pxs_free(ids);
+        return pxs_errf(err, PXS_ENOMEM, "flat index: out of memory growing to %zu vectors", cap);
+    }
+    if (f->n) {
+        memcpy(data, f->data, f->n * f->stride * sizeof(float));
+        memcpy(ids, f->ids, f->n * sizeof(int64_t));
+    }
+    pxs_free(f->data);
+    pxs_free(f->ids);
+    f->data = data;
+    f->ids = ids;
+    f->cap = cap;
+    return PXS_OK;
+}
+
+static void write_row(struct flat_index *f, size_t row, const float *vec) {
+    float *dst = f->data + row * f->stride;
+    size_t dim = f->base.params.dim;
+    memcpy(dst, vec, dim * sizeof(float));
+    if (f->stride > dim) memset(dst + dim, 0, (f->stride - dim) * sizeof(float));
+}
+
+static int flat_add(pxs_index *ix, int64_t id, const float *vec, struct pxs_err *err) {
+    struct flat_index *f = (struct flat_index *)ix;
+    size_t row;
+    if (pxs__idmap_get(&f->map, id, &row)) {
+        write_row(f, row, vec);
+        return PXS_OK;
+    }
+    /* Reserve everything first so a failure leaves the index unchanged. */
+    if (f->n == f->cap) {
+        int rc = flat_grow(f, err);
+        if (rc != PXS_OK) return rc;
+    }
+    if (pxs__idmap_reserve(&f->map, f->n + 1) != PXS_OK)
+        return pxs_errf(err, PXS_ENOMEM, "flat index: out of memory growing the id map");
+    row = f->n;
+    write_row(f, row, vec);
+    f->ids[row] = id;
+    if (pxs__idmap_put(&f->map, id, row) != PXS_OK) /* cannot fail after reserve */
+        return pxs_errf(err, PXS_EINTERNAL, "flat index: id map refused a reserved insert");
+    f->n++;
+    return PXS_OK;
+}
+
+static int flat_remove(pxs_index *ix, int64_t id) {
+    struct flat_index *f = (struct flat_index *)ix;
+    size_t row;
+    if (!pxs__idmap_get(&f->map, id, &row)) return PXS_ENOTFOUND;
+    size_t last = f->n - 1;
+    if (row != last) {
+        memcpy(f->data + row * f->stride, f->data + last * f->stride, f->stride * sizeof(float));
+        f->ids[row] = f->ids[last];
+        pxs__idmap_update(&f->map, f->ids[row], row);
+    }
+    pxs__idmap_del(&f->map, id);
+    f->n--;
+    return PXS_OK;
+}
+
+static size_t flat_count(const pxs_index *ix) { return ((const struct flat_index *)ix)->n; }
+
+static size_t flat_memory(const pxs_index *ix) {
+    const struct flat_index *f = (const struct flat_index *)ix;
+    return sizeof *f + f->cap * f->stride * sizeof(float) + f->cap * sizeof(int64_t) +
+           pxs__idmap_memory(&f->map);
+}
+
+static int flat_search(const pxs_index *ix, const float *query, float qscale, size_t k,
+                       const struct pxs_search_params *sp, struct pxs_hit *hits, size_t *n_hits,
+                       struct pxs_err *err) {
+    (void)sp;
+    (void)err;
+    const struct flat_index *f = (const struct flat_index *)ix;
+    const struct pxs__dist_kernels *kern = pxs__index_kernels();
+    enum pxs_metric metric = f->base.params.metric;
+    size_t dim = f->base.params.dim;
+    pxs__dist_batch_fn batch = metric == PXS_METRIC_L2 ? kern->l2sq_batch : kern->ip_batch;
+    /* Negating turns "larger is closer" into the smaller-is-closer key. */
+    float sign = metric == PXS_METRIC_L2 ? 1.0f : -qscale;
+    struct pxs__topk top;
+    pxs__topk_init(&top, hits, k < f->n ? k : f->n);
+    float buf[FLAT_BLOCK];
+    for (size_t start = 0; start < f->n; start += FLAT_BLOCK) {
+        size_t m = f->n - start < FLAT_BLOCK ? f->n - start : FLAT_BLOCK;
+        batch(query, f->data + start * f->stride, f->stride, m, dim, buf);
+        for (size_t i = 0; i < m; i++) {
+            float key = buf[i] * sign;
+            /* Cheap rejection before touching the heap (ties still go in). */
+            if (key > pxs__topk_bound(&top)) continue;
+            pxs__topk_push(&top, f->ids[start + i], key);
+        }
+    }
+    *n_hits = pxs__topk_finish(&top, metric);
+    return PXS_OK;
+}
+
+static const struct pxs__index_ops flat_ops = {
+    .destroy = flat_destroy,
+    .add = flat_add,
+    .remove = flat_remove,
+    .count = flat_count,
+    .memory = flat_memory,
+    .search = flat_search,
+};
+
+int pxs__flat_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err) {
+    struct flat_index *f = pxs_calloc(1, sizeof *f);
+    if (!f) return pxs_errf(err, PXS_ENOMEM, "flat index: out of memory");
+    f->base.ops = &flat_ops;
+    f->base.params = *p;
+    f->stride = pxs__index_row_stride(p->dim);
+    pxs__idmap_init(&f->map);
+    *out = &f->base;
+    return PXS_OK;
+}

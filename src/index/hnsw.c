@@ -1,0 +1,644 @@
+/*
+ * hnsw.c — Hierarchical Navigable Small World graph index (PXS_INDEX_HNSW),
+ * after Malkov & Yashunin (2016) and the layout of hnswlib.
+ *
+ * Storage (one record per node, nodes numbered 0..n-1 in insertion order):
+ *
+ *   level0  cap * node_bytes, 64-byte aligned. Node u's record:
+ *             [uint32 count | uint32 links[M0] | pad to 64] [float vec[stride]]
+ *           so a hop reads one contiguous record: links, then the vector.
+ *   upper   per node: NULL, or level * (1 + M) uint32 for levels 1..level,
+ *           each level laid out as [count | links[M]].
+ *   labels  the caller's int64 id of each node; levels; deleted flags.
+ *   map     id -> node for live nodes only.
+ *
+ * Invariants: every link target is < n and != its owner; count <= M0 at
+ * level 0 and <= M above; entry has level max_level (or n == 0 and
+ * max_level == -1); map holds exactly n - n_deleted entries, each naming a
+ * node whose deleted flag is 0.
+ *
+ * Removal and replacement leave a tombstone: the node keeps routing
+ * searches but is never returned, and its memory stays until the index is
+ * rebuilt. A replaced id gets a fresh node. Searches keep expanding past
+ * tombstones until ef live results are found.
+ *
+ * Levels come from a splitmix64 stream seeded by params->hnsw_seed, so the
+ * same sequence of adds builds the same graph.
+ *
+ * Threads: add/remove need exclusive access (one construction scratch lives
+ * in the index). Searches take a scratch (visited epochs + heaps) from a
+ * lock-free pool of atomic slots and return it afterwards; when every slot
+ * is busy a search allocates its own. After warm-up searches do not
+ * allocate.
+ */
+#include "index/index_int.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HNSW_DEFAULT_M 16
+#define HNSW_DEFAULT_EF_CONSTRUCTION 200
+#define HNSW_DEFAULT_EF_SEARCH 64
+#define HNSW_DEFAULT_SEED 0x5eed5eed2024ULL
+#define HNSW_MAX_LEVEL 32
+#define HNSW_MAX_NODES (UINT32_MAX - 1u)
+#define HNSW_POOL 64
+#define HNSW_MIN_CAP 64u
+
+struct cand {
+    float d;
+    uint32_t id;
+};
+
+struct hnsw_scratch {
+    uint32_t *visited; /* visited[u] == epoch means u was seen this search */
+    size_t visited_cap;
+    uint32_t epoch;
+    struct cand *cand; /* min-heap of nodes to expand */
+    size_t cand_cap;
+    struct cand *res; /* max-heap of the best ef found */
+    size_t res_cap;
+    struct cand *sel; /* construction only: selection in/out buffers */
+    struct cand *tmp;
+    size_t sel_cap;
+};
+
+struct hnsw_index {
+    struct pxs_index base;
+    const struct pxs__dist_kernels *kern;
+    pxs__dist_fn dist; /* l2sq or ip */
+    float sign;        /* key = sign * dist: +1 for L2, -1 for IP/COSINE */
+    size_t dim;
+    size_t m, m0, ef_construction, ef_search;
+    double level_mult; /* 1 / ln(M) */
+    uint64_t rng;
+
+    char *level0;
+    size_t node_bytes, links_bytes;
+    int64_t *labels;
+    uint8_t *levels;
+    uint8_t *deleted;
+    uint32_t **upper;
+    size_t upper_bytes;
+    size_t n, cap, n_deleted;
+    uint32_t entry;
+    int max_level;
+    struct pxs__idmap map;
+
+    struct hnsw_scratch build;
+    _Atomic(struct hnsw_scratch *) pool[HNSW_POOL];
+};
+
+/* ---- node access ---------------------------------------------------------- */
+
+static inline uint32_t *links_at(const struct hnsw_index *h, uint32_t u, int level) {
+    if (level == 0) return (uint32_t *)(void *)(h->level0 + (size_t)u * h->node_bytes);
+    return h->upper[u] + (size_t)(level - 1) * (h->m + 1);
+}
+
+static inline const float *vec_of(const struct hnsw_index *h, uint32_t u) {
+    return (const float *)(const void *)(h->level0 + (size_t)u * h->node_bytes + h->links_bytes);
+}
+
+static inline float key_dist(const struct hnsw_index *h, const float *a, const float *b) {
+    return h->sign * h->dist(a, b, h->dim);
+}
+
+static inline void prefetch_node_vec(const struct hnsw_index *h, uint32_t u) {
+    const char *p = (const char *)vec_of(h, u);
+    __builtin_prefetch(p, 0, 3);
+    __builtin_prefetch(p + 64, 0, 3);
+}
+
+/* ---- heaps of (d, id) ----------------------------------------------------- */
+
+static void max_push(struct cand *hp, size_t *n, struct cand x) {
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (hp[p].d >= x.d) break;
+        hp[i] = hp[p];
+        i = p;
+    }
+    hp[i] = x;
+}
+
+static void max_pop(struct cand *hp, size_t *n) {
+    struct cand x = hp[--*n];
+    size_t i = 0, m = *n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= m) break;
+        if (c + 1 < m && hp[c + 1].d > hp[c].d) c++;
+        if (hp[c].d <= x.d) break;
+        hp[i] = hp[c];
+        i = c;
+    }
+    if (m) hp[i] = x;
+}
+
+static void min_push(struct cand *hp, size_t *n, struct cand x) {
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (hp[p].d <= x.d) break;
+        hp[i] = hp[p];
+        i = p;
+    }
+    hp[i] = x;
+}
+
+static struct cand min_pop(struct cand *hp, size_t *n) {
+    struct cand top = hp[0], x = hp[--*n];
+    size_t i = 0, m = *n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= m) break;
+        if (c + 1 < m && hp[c + 1].d < hp[c].d) c++;
+        if (hp[c].d >= x.d) break;
+        hp[i] = hp[c];
+        i = c;
+    }
+    if (m) hp[i] = x;
+    return top;
+}
+
+/* ---- scratch -------------------------------------------------------------- */
+
+static void scratch_free(struct hnsw_scratch *s) {
+    if (!s) return;
+    pxs_free(s->visited);
+    pxs_free(s->cand);
+    pxs_free(s->res);
+    pxs_free(s->sel);
+    pxs_free(s->tmp);
+}
+
+static int grow_cands(struct cand **p, size_t *cap, size_t need) {
+    if (need <= *cap) return PXS_OK;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    struct cand *q = pxs_realloc(*p, c * sizeof *q);
+    if (!q) return PXS_ENOMEM;
+    *p = q;
+    *cap = c;
+    return PXS_OK;
+}
+
+/* Make s usable for a graph of n nodes and a result list of ef entries.
+ * cand_need is the candidate heap room to guarantee up front. */
+static int scratch_reserve(struct hnsw_scratch *s, size_t n, size_t ef, size_t cand_need) {
+    if (n > s->visited_cap) {
+        size_t c = s->visited_cap ? s->visited_cap : 1024;
+        while (c < n) c *= 2;
+        uint32_t *v = pxs_realloc(s->visited, c * sizeof *v);
+        if (!v) return PXS_ENOMEM;
+        memset(v + s->visited_cap, 0, (c - s->visited_cap) * sizeof *v);
+        s->visited = v;
+        s->visited_cap = c;
+    }
+    if (grow_cands(&s->res, &s->res_cap, ef + 1) != PXS_OK) return PXS_ENOMEM;
+    if (grow_cands(&s->cand, &s->cand_cap, cand_need) != PXS_OK) return PXS_ENOMEM;
+    return PXS_OK;
+}
+
+static void scratch_new_epoch(struct hnsw_scratch *s) {
+    if (++s->epoch == 0) { /* wrapped: old marks could collide, clear them */
+        memset(s->visited, 0, s->visited_cap * sizeof *s->visited);
+        s->epoch = 1;
+    }
+}
+
+static struct hnsw_scratch *pool_take(struct hnsw_index *h) {
+    for (int i = 0; i < HNSW_POOL; i++) {
+        struct hnsw_scratch *s = atomic_exchange(&h->pool[i], NULL);
+        if (s) return s;
+    }
+    return pxs_calloc(1, sizeof(struct hnsw_scratch));
+}
+
+static void pool_give(struct hnsw_index *h, struct hnsw_scratch *s) {
+    for (int i = 0; i < HNSW_POOL; i++) {
+        struct hnsw_scratch *expected = NULL;
+        if (atomic_compare_exchange_strong(&h->pool[i], &expected, s)) return;
+    }
+    scratch_free(s);
+    pxs_free(s);
+}
+
+/* ---- graph search --------------------------------------------------------- */
+
+/* Greedy walk at one upper level: move to any closer neighbour until none. */
+static uint32_t greedy_step(const struct hnsw_index *h, const float *q, uint32_t cur, float *cur_d,
+                            int level) {
+    for (int changed = 1; changed;) {
+        changed = 0;
+        const uint32_t *l = links_at(h, cur, level);
+        uint32_t cnt = l[0];
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t v = l[1 + j];
+            float d = key_dist(h, q, vec_of(h, v));
+            if (d < *cur_d) {
+                *cur_d = d;
+                cur = v;
+                changed = 1;
+            }
+        }
+    }
+    return cur;
+}
+
+/* Best-first search of one level from ep, keeping the ef closest in s->res
+ * (a max-heap, size returned). With skip_deleted, tombstones route but are
+ * not kept. The candidate heap grows on demand (PXS_ENOMEM only when the
+ * caller did not reserve enough and growth fails). */
+static int search_level(const struct hnsw_index *h, struct hnsw_scratch *s, const float *q,
+                        uint32_t ep, float ep_d, size_t ef, int level, int skip_deleted,
+                        size_t *n_res) {
+    size_t nc = 0, nr = 0;
+    uint32_t epoch = s->epoch;
+    uint32_t *visited = s->visited;
+    float bound = INFINITY;
+    visited[ep] = epoch;
+    s->cand[nc++] = (struct cand){ep_d, ep};
+    if (!skip_deleted || !h->deleted[ep]) {
+        s->res[nr++] = (struct cand){ep_d, ep};
+        bound = ep_d;
+    }
+    int filtering = skip_deleted && h->n_deleted > 0;
+    while (nc > 0) {
+        struct cand c = s->cand[0];
+        if (c.d > bound && (nr >= ef || !filtering)) break;
+        min_pop(s->cand, &nc);
+        const uint32_t *l = links_at(h, c.id, level);
+        uint32_t cnt = l[0];
+        if (cnt) prefetch_node_vec(h, l[1]);
+        for (uint32_t j = 0; j < cnt; j++) {
+            uint32_t v = l[1 + j];
+            if (j + 1 < cnt) {
+                __builtin_prefetch(&visited[l[2 + j]], 0, 3);
+                prefetch_node_vec(h, l[2 + j]);
+            }
+            if (visited[v] == epoch) continue;
+            visited[v] = epoch;
+            float d = key_dist(h, q, vec_of(h, v));
+            if (nr < ef || d < bound) {
+                if (nc + 1 > s->cand_cap &&
+                    grow_cands(&s->cand, &s->cand_cap, nc + 1) != PXS_OK)
+                    return PXS_ENOMEM;
+                min_push(s->cand, &nc, (struct cand){d, v});
+                if (!skip_deleted || !h->deleted[v]) {
+                    max_push(s->res, &nr, (struct cand){d, v});
+                    if (nr > ef) max_pop(s->res, &nr);
+                    bound = s->res[0].d;
+                }
+            }
+        }
+    }
+    *n_res = nr;
+    return PXS_OK;
+}
+
+/* ---- construction --------------------------------------------------------- */
+
+static int cand_cmp(const void *pa, const void *pb) {
+    const struct cand *a = pa, *b = pb;
+    if (a->d != b->d) return a->d < b->d ? -1 : 1;
+    return a->id < b->id ? -1 : (a->id > b->id);
+}
+
+/* hnswlib's heuristic: walk candidates nearest first and keep one only if
+ * it is closer to the base than to every neighbour kept so far, so links
+ * spread in different directions. in[] is sorted ascending; out may alias
+ * nothing in in. Returns the number kept (<= max). */
+static size_t select_neighbors(const struct hnsw_index *h, const struct cand *in, size_t n_in,
+                               size_t max, struct cand *out) {
+    if (n_in <= max) {
+        memcpy(out, in, n_in * sizeof *in);
+        return n_in;
+    }
+    size_t n_out = 0;
+    for (size_t i = 0; i < n_in && n_out < max; i++) {
+        const float *ve = vec_of(h, in[i].id);
+        int good = 1;
+        for (size_t j = 0; j < n_out && good; j++)
+            if (key_dist(h, ve, vec_of(h, out[j].id)) < in[i].d) good = 0;
+        if (good) out[n_out++] = in[i];
+    }
+    return n_out;
+}
+
+/* Add link u to node s at level, pruning s's list with the heuristic when
+ * it is full. Uses h->build.sel/tmp (room >= m0 + 1). */
+static void add_link(struct hnsw_index *h, uint32_t s, uint32_t u, int level) {
+    size_t max = level == 0 ? h->m0 : h->m;
+    uint32_t *l = links_at(h, s, level);
+    uint32_t cnt = l[0];
+    for (uint32_t j = 0; j < cnt; j++)
+        if (l[1 + j] == u) return;
+    if (cnt < max) {
+        l[1 + cnt] = u;
+        l[0] = cnt + 1;
+        return;
+    }
+    const float *vs = vec_of(h, s);
+    struct cand *in = h->build.tmp, *out = h->build.sel;
+    for (uint32_t j = 0; j < cnt; j++) in[j] = (struct cand){key_dist(h, vs, vec_of(h, l[1 + j])), l[1 + j]};
+    in[cnt] = (struct cand){key_dist(h, vs, vec_of(h, u)), u};
+    qsort(in, (size_t)cnt + 1, sizeof *in, cand_cmp);
+    size_t kept = select_neighbors(h, in, (size_t)cnt + 1, max, out);
+    for (size_t j = 0; j < kept; j++) l[1 + j] = out[j].id;
+    l[0] = (uint32_t)kept;
+}
+
+static int random_level(struct hnsw_index *h) {
+    uint64_t z = (h->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    double u = ((double)(z >> 11) + 1.0) * (1.0 / 9007199254740992.0); /* (0, 1] */
+    double lv = -log(u) * h->level_mult;
+    return lv >= HNSW_MAX_LEVEL ? HNSW_MAX_LEVEL : (int)lv;
+}
+
+static int hnsw_grow(struct hnsw_index *h, struct pxs_err *err) {
+    size_t cap = h->cap ? h->cap * 2 : HNSW_MIN_CAP, bytes;
+    if (cap > (size_t)HNSW_MAX_NODES + 1) cap = (size_t)HNSW_MAX_NODES + 1;
+    if (pxs_size_mul(cap, h->node_bytes, &bytes) != 0)
+        return pxs_errf(err, PXS_ELIMIT, "hnsw index cannot hold more than %zu vectors", h->n);
+    char *l0 = pxs_aligned_alloc(64, bytes);
+    if (!l0) return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory growing to %zu", cap);
+    /* Each array is swapped in as soon as it is grown: a bigger array is
+     * harmless if a later one fails, and cap moves only when all succeeded. */
+    int64_t *labels = pxs_realloc(h->labels, cap * sizeof *labels);
+    if (labels) h->labels = labels;
+    uint8_t *levels = labels ? pxs_realloc(h->levels, cap) : NULL;
+    if (levels) h->levels = levels;
+    uint8_t *deleted = levels ? pxs_realloc(h->deleted, cap) : NULL;
+    if (deleted) h->deleted = deleted;
+    uint32_t **upper = deleted ? pxs_realloc(h->upper, cap * sizeof *upper) : NULL;
+    if (upper) h->upper = upper;
+    if (!upper) {
+        pxs_free(l0);
+        return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory growing to %zu", cap);
+    }
+    if (h->n) memcpy(l0, h->level0, h->n * h->node_bytes);
+    pxs_free(h->level0);
+    h->level0 = l0;
+    h->cap = cap;
+    return PXS_OK;
+}
+
+static int reserve_select(struct hnsw_scratch *s, size_t need) {
+    if (need <= s->sel_cap) return PXS_OK;
+    size_t cap = s->sel_cap;
+    if (grow_cands(&s->sel, &cap, need) != PXS_OK) return PXS_ENOMEM;
+    cap = s->sel_cap;
+    if (grow_cands(&s->tmp, &cap, need) != PXS_OK) return PXS_ENOMEM;
+    s->sel_cap = cap;
+    return PXS_OK;
+}
+
+static int hnsw_add(pxs_index *ix, int64_t id, const float *vec, struct pxs_err *err) {
+    struct hnsw_index *h = (struct hnsw_index *)ix;
+    size_t old = 0;
+    int had = pxs__idmap_get(&h->map, id, &old);
+    if (h->n >= HNSW_MAX_NODES)
+        return pxs_errf(err, PXS_ELIMIT, "hnsw index is full (%zu nodes incl. tombstones)", h->n);
+
+    /* Reserve everything that can fail before the graph changes, so a
+     * failed add leaves the index as it was. */
+    if (h->n == h->cap) {
+        int rc = hnsw_grow(h, err);
+        if (rc != PXS_OK) return rc;
+    }
+    if (!had && pxs__idmap_reserve(&h->map, h->map.n + 1) != PXS_OK)
+        return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory growing the id map");
+    size_t ef = h->ef_construction;
+    /* The candidate heap never holds a node twice, so n + 1 suffices. */
+    if (scratch_reserve(&h->build, h->n + 1, ef, h->n + 1) != PXS_OK ||
+        reserve_select(&h->build, (ef > h->m0 ? ef : h->m0) + 2) != PXS_OK)
+        return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory for construction scratch");
+    uint64_t rng_before = h->rng;
+    int level = random_level(h);
+    uint32_t *up = NULL;
+    if (level > 0) {
+        size_t words = (size_t)level * (h->m + 1);
+        up = pxs_calloc(words, sizeof(uint32_t));
+        if (!up) {
+            h->rng = rng_before;
+            return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory for links");
+        }
+        h->upper_bytes += words * sizeof(uint32_t);
+    }
+
+    /* ---- nothing below can fail ---- */
+    uint32_t u = (uint32_t)h->n;
+    char *rec = h->level0 + (size_t)u * h->node_bytes;
+    memset(rec, 0, h->node_bytes);
+    memcpy(rec + h->links_bytes, vec, h->dim * sizeof(float));
+    h->labels[u] = id;
+    h->levels[u] = (uint8_t)level;
+    h->deleted[u] = 0;
+    h->upper[u] = up;
+    h->n++;
+    if (had) {
+        h->deleted[old] = 1;
+        h->n_deleted++;
+        pxs__idmap_update(&h->map, id, u);
+    } else if (pxs__idmap_put(&h->map, id, u) != PXS_OK) {
+        return pxs_errf(err, PXS_EINTERNAL, "hnsw index: id map refused a reserved insert");
+    }
+    if (h->max_level < 0) {
+        h->entry = u;
+        h->max_level = level;
+        return PXS_OK;
+    }
+
+    const float *q = vec_of(h, u);
+    uint32_t cur = h->entry;
+    float cur_d = key_dist(h, q, vec_of(h, cur));
+    for (int l = h->max_level; l > level; l--) cur = greedy_step(h, q, cur, &cur_d, l);
+    struct hnsw_scratch *s = &h->build;
+    for (int l = level < h->max_level ? level : h->max_level; l >= 0; l--) {
+        size_t nr = 0;
+        scratch_new_epoch(s);
+        s->visited[u] = s->epoch; /* never link to itself */
+        if (search_level(h, s, q, cur, cur_d, ef, l, 0, &nr) != PXS_OK)
+            return pxs_errf(err, PXS_EINTERNAL, "hnsw index: reserved scratch was too small");
+        if (nr == 0) continue;
+        /* Results nearest first, then the heuristic picks at most M. */
+        memcpy(s->tmp, s->res, nr * sizeof *s->res);
+        qsort(s->tmp, nr, sizeof *s->tmp, cand_cmp);
+        cur = s->tmp[0].id;
+        cur_d = s->tmp[0].d;
+        size_t kept = select_neighbors(h, s->tmp, nr, h->m, s->sel);
+        uint32_t *l_u = links_at(h, u, l);
+        for (size_t j = 0; j < kept; j++) l_u[1 + j] = s->sel[j].id;
+        l_u[0] = (uint32_t)kept;
+        /* add_link reuses sel/tmp, so read the chosen ids from u's list. */
+        for (size_t j = 0; j < kept; j++) add_link(h, l_u[1 + j], u, l);
+    }
+    if (level > h->max_level) {
+        h->entry = u;
+        h->max_level = level;
+    }
+    return PXS_OK;
+}
+
+static int hnsw_remove(pxs_index *ix, int64_t id) {
+    struct hnsw_index *h = (struct hnsw_index *)ix;
+    size_t u;
+    if (!pxs__idmap_get(&h->map, id, &u)) return PXS_ENOTFOUND;
+    pxs__idmap_del(&h->map, id);
+    h->deleted[u] = 1;
+    h->n_deleted++;
+    return PXS_OK;
+}
+
+static size_t hnsw_count(const pxs_index *ix) {
+    const struct hnsw_index *h = (const struct hnsw_index *)ix;
+    return h->n - h->n_deleted;
+}
+
+static size_t scratch_memory(const struct hnsw_scratch *s) {
+    return s->visited_cap * sizeof(uint32_t) + (s->cand_cap + s->res_cap + 2 * s->sel_cap) *
+                                                   sizeof(struct cand);
+}
+
+static size_t hnsw_memory(const pxs_index *ix) {
+    const struct hnsw_index *h = (const struct hnsw_index *)ix;
+    return sizeof *h + h->cap * (h->node_bytes + sizeof(int64_t) + 2 + sizeof(uint32_t *)) +
+           h->upper_bytes + pxs__idmap_memory(&h->map) + scratch_memory(&h->build);
+}
+
+static int hnsw_search(const pxs_index *ix, const float *query, float qscale, size_t k,
+                       const struct pxs_search_params *sp, struct pxs_hit *hits, size_t *n_hits,
+                       struct pxs_err *err) {
+    const struct hnsw_index *h = (const struct hnsw_index *)ix;
+    size_t ef = (sp && sp->ef > 0) ? (size_t)sp->ef : h->ef_search;
+    if (ef < k) ef = k;
+    if (h->max_level < 0) return PXS_OK;
+    /* The pool is the only state a search writes; it is atomic, and the
+     * index object itself was allocated non-const. */
+    struct hnsw_index *hm = (struct hnsw_index *)(uintptr_t)h;
+    struct hnsw_scratch *s = pool_take(hm);
+    if (!s || scratch_reserve(s, h->n, ef, ef * 4) != PXS_OK) {
+        if (s) pool_give(hm, s);
+        return pxs_errf(err, PXS_ENOMEM, "hnsw search: out of memory for scratch");
+    }
+    uint32_t cur = h->entry;
+    float cur_d = key_dist(h, query, vec_of(h, cur));
+    for (int l = h->max_level; l > 0; l--) cur = greedy_step(h, query, cur, &cur_d, l);
+    scratch_new_epoch(s);
+    size_t nr = 0;
+    int rc = search_level(h, s, query, cur, cur_d, ef, 0, 1, &nr);
+    if (rc != PXS_OK) {
+        pool_give(hm, s);
+        return pxs_errf(err, rc, "hnsw search: out of memory for candidates");
+    }
+    /* COSINE keys were -ip(q, x) of the raw query; scale to -cos. */
+    float scale = h->base.params.metric == PXS_METRIC_COSINE ? qscale : 1.0f;
+    struct pxs__topk top;
+    pxs__topk_init(&top, hits, k);
+    for (size_t i = 0; i < nr; i++) pxs__topk_push(&top, h->labels[s->res[i].id], s->res[i].d * scale);
+    pool_give(hm, s);
+    *n_hits = pxs__topk_finish(&top, h->base.params.metric);
+    return PXS_OK;
+}
+
+static void hnsw_destroy(pxs_index *ix) {
+    struct hnsw_index *h = (struct hnsw_index *)ix;
+    for (size_t i = 0; i < h->n; i++) pxs_free(h->upper[i]);
+    pxs_free(h->upper);
+    pxs_free(h->level0);
+    pxs_free(h->labels);
+    pxs_free(h->levels);
+    pxs_free(h->deleted);
+    pxs__idmap_free(&h->map);
+    scratch_free(&h->build);
+    for (int i = 0; i < HNSW_POOL; i++) {
+        struct hnsw_scratch *s = atomic_exchange(&h->pool[i], NULL);
+        scratch_free(s);
+        pxs_free(s);
+    }
+    pxs_free(h);
+}
+
+static const struct pxs__index_ops hnsw_ops = {
+    .destroy = hnsw_destroy,
+    .add = hnsw_add,
+    .remove = hnsw_remove,
+    .count = hnsw_count,
+    .memory = hnsw_memory,
+    .search = hnsw_search,
+};
+
+int pxs__hnsw_check(const pxs_index *ix, struct pxs_err *err) {
+    if (!ix || ix->ops != &hnsw_ops) return pxs_errf(err, PXS_EINVAL, "not an hnsw index");
+    const struct hnsw_index *h = (const struct hnsw_index *)ix;
+    if (h->n == 0) return h->max_level == -1 ? PXS_OK : pxs_errf(err, PXS_EINTERNAL, "empty, level");
+    if (h->entry >= h->n || h->levels[h->entry] != h->max_level)
+        return pxs_errf(err, PXS_EINTERNAL, "entry %u has the wrong level", h->entry);
+    size_t live = 0;
+    for (uint32_t u = 0; u < h->n; u++) {
+        if (!h->deleted[u]) {
+            live++;
+            size_t got;
+            if (!pxs__idmap_get(&h->map, h->labels[u], &got) || got != u)
+                return pxs_errf(err, PXS_EINTERNAL, "node %u not mapped from its id", u);
+        }
+        if ((h->levels[u] > 0) != (h->upper[u] != NULL))
+            return pxs_errf(err, PXS_EINTERNAL, "node %u upper links mismatch", u);
+        for (int l = 0; l <= h->levels[u]; l++) {
+            const uint32_t *lk = links_at(h, u, l);
+            if (lk[0] > (l == 0 ? h->m0 : h->m))
+                return pxs_errf(err, PXS_EINTERNAL, "node %u level %d has %u links", u, l, lk[0]);
+            for (uint32_t j = 0; j < lk[0]; j++) {
+                uint32_t v = lk[1 + j];
+                if (v >= h->n || v == u || h->levels[v] < l)
+                    return pxs_errf(err, PXS_EINTERNAL, "node %u level %d bad link %u", u, l, v);
+            }
+        }
+    }
+    if (live != h->map.n || live != h->n - h->n_deleted)
+        return pxs_errf(err, PXS_EINTERNAL, "live count %zu, map %zu", live, h->map.n);
+    return PXS_OK;
+}
+
+int pxs__hnsw_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err) {
+    int m = p->hnsw_m ? p->hnsw_m : HNSW_DEFAULT_M;
+    int efc = p->hnsw_ef_construction ? p->hnsw_ef_construction : HNSW_DEFAULT_EF_CONSTRUCTION;
+    int efs = p->hnsw_ef_search ? p->hnsw_ef_search : HNSW_DEFAULT_EF_SEARCH;
+    if (m < 2 || m > 128) return pxs_errf(err, PXS_EINVAL, "hnsw_m %d is outside 2..128", m);
+    if (efc < 1 || efc > 10000)
+        return pxs_errf(err, PXS_EINVAL, "hnsw_ef_construction %d is outside 1..10000", efc);
+    if (efs < 1 || efs > 100000)
+        return pxs_errf(err, PXS_EINVAL, "hnsw_ef_search %d is outside 1..100000", efs);
+    struct hnsw_index *h = pxs_calloc(1, sizeof *h);
+    if (!h) return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory");
+    h->base.ops = &hnsw_ops;
+    h->base.params = *p;
+    h->base.params.hnsw_m = m;
+    h->base.params.hnsw_ef_construction = efc;
+    h->base.params.hnsw_ef_search = efs;
+    h->kern = pxs__index_kernels();
+    h->dist = p->metric == PXS_METRIC_L2 ? h->kern->l2sq : h->kern->ip;
+    h->sign = p->metric == PXS_METRIC_L2 ? 1.0f : -1.0f;
+    h->dim = p->dim;
+    h->m = (size_t)m;
+    h->m0 = 2 * (size_t)m;
+    h->ef_construction = (size_t)(efc > m ? efc : m);
+    h->ef_search = (size_t)efs;
+    h->level_mult = 1.0 / log((double)m);
+    h->rng = p->hnsw_seed ? p->hnsw_seed : HNSW_DEFAULT_SEED;
+    h->links_bytes = ((1 + h->m0) * sizeof(uint32_t) + 63) & ~(size_t)63;
+    h->node_bytes = h->links_bytes + pxs__index_row_stride(p->dim) * sizeof(float);
+    h->max_level = -1;
+    pxs__idmap_init(&h->map);
+    for (int i = 0; i < HNSW_POOL; i++) atomic_init(&h->pool[i], NULL);
+    *out = &h->base;
+    return PXS_OK;
+}

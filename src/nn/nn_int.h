@@ -1,0 +1,322 @@
+/*
+ * nn_int.h — private declarations of the nn module: the protobuf reader, the
+ * loaded graph (values, nodes, attributes), the per-batch plan, the operator
+ * table, the GEMM kernels and the thread pool. Included only from src/nn/
+ * and tests/nn/.
+ *
+ * Invariants kept by the loader (onnx_load.c, graph.c):
+ *   - every node input/output index is -1 (absent optional) or < n_values;
+ *   - model->order lists live nodes in topological order;
+ *   - a value with const data has dtype, shape and nbytes consistent with
+ *     each other (nbytes == numel * element size);
+ *   - runtime (non-constant) values are float32.
+ */
+#ifndef PIXSEEK_NN_INT_H
+#define PIXSEEK_NN_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pixseek/core.h"
+#include "pixseek/nn.h"
+
+#define NN_MAX_DIMS PXS_NN_MAX_DIMS
+
+/* ---- protobuf wire format (pb.c) --------------------------------------- */
+
+enum nn_pb_wire { NN_PB_VARINT = 0, NN_PB_I64 = 1, NN_PB_LEN = 2, NN_PB_I32 = 5 };
+
+struct nn_pb {
+    const uint8_t *p;
+    const uint8_t *end;
+};
+
+struct nn_pb_field {
+    uint32_t num;
+    int wire;
+    uint64_t v;            /* varint / fixed value */
+    const uint8_t *data;   /* NN_PB_LEN payload */
+    size_t len;
+};
+
+/* Next field: 1 = got one, 0 = end of message, <0 = PXS_ECORRUPT. Groups
+ * (wire types 3/4) are rejected. */
+int nn_pb_next(struct nn_pb *r, struct nn_pb_field *f, struct pxs_err *err);
+int nn_pb_varint(struct nn_pb *r, uint64_t *v);
+
+/* ---- tensors and shapes ------------------------------------------------ */
+
+enum nn_dtype { NN_DT_F32 = 1, NN_DT_I64 = 7 };
+
+struct nn_shape {
+    int ndim;
+    int64_t d[NN_MAX_DIMS];
+};
+
+/* A view: dtype + shape + data (not owned). */
+struct nn_tensor {
+    int dtype;
+    struct nn_shape shape;
+    size_t numel;
+    void *data;
+};
+
+size_t nn_dtype_size(int dtype);
+int nn_shape_numel(const struct nn_shape *s, size_t *out); /* 0 or -1 on overflow/negative */
+void nn_shape_fmt(const struct nn_shape *s, char *buf, size_t cap);
+
+/* ---- graph --------------------------------------------------------------- */
+
+enum nn_attr_type {
+    NN_AT_FLOAT = 1, NN_AT_INT = 2, NN_AT_STRING = 3, NN_AT_TENSOR = 4,
+    NN_AT_FLOATS = 6, NN_AT_INTS = 7,
+};
+
+struct nn_value;
+
+struct nn_attr {
+    char *name;
+    int type;
+    float f;
+    int64_t i;
+    char *s;             /* NUL-terminated copy */
+    float *floats;
+    int64_t *ints;
+    size_t n;            /* count of floats/ints */
+    struct nn_value *t;  /* tensor attribute (owned) */
+};
+
+struct nn_value {
+    char *name;
+    int dtype;             /* for constants and graph inputs */
+    struct nn_shape shape; /* for constants and graph inputs */
+    void *data;            /* constant data (owned) or NULL */
+    size_t nbytes;
+    int producer;          /* node index or -1 */
+    int n_consumers;
+    int is_output;
+    int is_input;
+};
+
+struct nn_op;
+
+enum nn_act { NN_ACT_NONE = 0, NN_ACT_CLAMP = 1 };
+
+struct nn_node {
+    char *name;
+    char *op_type;
+    const struct nn_op *op;
+    int n_in, n_out;
+    int *in, *out;
+    struct nn_attr *attrs;
+    int n_attrs;
+    int dead;
+    int live;
+    /* fused activation (Conv): clamp to [lo, hi] */
+    int act;
+    float act_lo, act_hi;
+    void *prep;              /* op-prepared data (packed weights), owned */
+    void (*prep_free)(void *);
+};
+
+/* ---- plan ---------------------------------------------------------------- */
+
+struct nn_plan {
+    int batch;
+    struct nn_tensor *t;   /* per value */
+    size_t *off;           /* arena offset per runtime value, SIZE_MAX otherwise */
+    void **owned;          /* plan-time constant buffers */
+    int n_owned;
+    int *steps;            /* node indices executed at run time */
+    int n_steps;
+    size_t arena_bytes;    /* activation bytes */
+    size_t ws_bytes;       /* scratch bytes (shared by all nodes) */
+    double flops;
+};
+
+struct nn_pool;
+struct nn_gemm_kernel;
+
+struct pxs_nn_model {
+    struct nn_value *values;
+    int n_values, cap_values;
+    struct nn_node *nodes;
+    int n_nodes, cap_nodes;
+    int n_nodes_onnx;
+    int *order;          /* topological order of live nodes */
+    int n_order;
+    int input;           /* value index of the graph input */
+    int *outputs;
+    int n_outputs;
+    int64_t opset;
+    int64_t ir_version;
+    int64_t fixed_batch; /* >0 when the input batch dimension is fixed */
+    /* name -> value index hash table (open addressing, power of two) */
+    int *htab;
+    size_t hcap;
+    struct pxs_nn_load_opts opts;
+    char *base_dir;
+    const struct nn_gemm_kernel *gk;
+    struct nn_pool *pool;
+    int threads;
+    /* plan cache */
+    struct nn_plan *plans[8];
+    int n_plans;
+    /* arena */
+    void *arena;
+    size_t arena_cap;
+    /* per-thread GEMM packing buffers */
+    float **packb;
+    size_t packb_floats;
+    size_t n_params;
+    /* per-node input/output views, sized for the widest node */
+    struct nn_tensor *tin, *tout;
+    int max_io;
+    int stat_steps;
+    double stat_flops;
+    size_t stat_arena, stat_naive;
+};
+
+/* Value table */
+int nn_value_find(const struct pxs_nn_model *m, const char *name); /* -1 if absent */
+int nn_value_add(struct pxs_nn_model *m, const char *name, size_t name_len, struct pxs_err *err);
+int nn_node_add(struct pxs_nn_model *m, struct pxs_err *err); /* returns index or <0 */
+
+/* Attributes */
+const struct nn_attr *nn_attr_get(const struct nn_node *n, const char *name);
+int64_t nn_attr_int(const struct nn_node *n, const char *name, int64_t def);
+float nn_attr_float(const struct nn_node *n, const char *name, float def);
+const char *nn_attr_str(const struct nn_node *n, const char *name, const char *def);
+/* ints attribute: returns count (0 if absent), *out borrowed */
+size_t nn_attr_ints(const struct nn_node *n, const char *name, const int64_t **out);
+
+void nn_attr_free(struct nn_attr *a);
+void nn_value_free_data(struct nn_value *v);
+
+/* Loader pieces */
+int nn_onnx_parse(struct pxs_nn_model *m, const uint8_t *data, size_t len, struct pxs_err *err);
+int nn_graph_build(struct pxs_nn_model *m, struct pxs_err *err);
+int nn_plan_get(struct pxs_nn_model *m, int batch, struct nn_plan **out, struct pxs_err *err);
+void nn_plan_free(struct nn_plan *p);
+
+/* ---- operators ---------------------------------------------------------- */
+
+struct nn_exec {
+    struct pxs_nn_model *m;
+    struct pxs_err *err;
+    void *ws;              /* scratch of plan->ws_bytes */
+    size_t ws_bytes;
+    int plan_time;         /* evaluating constants while planning */
+};
+
+/* Shape inference context: constant inputs have data != NULL. */
+struct nn_op {
+    const char *name;
+    /* Fill out[i].dtype and out[i].shape from the inputs (in[i].data is set
+     * for inputs known at plan time). Returns PXS_OK or an error. */
+    int (*infer)(const struct pxs_nn_model *m, const struct nn_node *n, const struct nn_tensor *in,
+                 struct nn_tensor *out, struct pxs_err *err);
+    int (*exec)(struct nn_exec *ex, const struct nn_node *n, const struct nn_tensor *in,
+                struct nn_tensor *out);
+    /* optional: scratch bytes needed (0 if NULL) */
+    size_t (*workspace)(const struct pxs_nn_model *m, const struct nn_node *n,
+                        const struct nn_tensor *in, const struct nn_tensor *out);
+    /* optional: multiply-adds x2 for the whole call */
+    double (*flops)(const struct nn_node *n, const struct nn_tensor *in, const struct nn_tensor *out);
+    int shape_only;        /* output depends only on input shapes (Shape) */
+};
+
+const struct nn_op *nn_op_find(const char *name);
+int nn_conv_prepare(struct pxs_nn_model *m, struct nn_node *n, struct pxs_err *err);
+
+/* ---- GEMM ---------------------------------------------------------------- */
+
+#define NN_GEMM_KC 256
+#define NN_GEMM_NC 384
+#define NN_GEMM_MAX_MR 16
+#define NN_GEMM_MAX_NR 32
+
+enum { NN_UKR_FIRST = 1, NN_UKR_LAST = 2 };
+
+/* C[m x n] (+)= A(kc x MR packed) * B(kc x NR packed); m <= MR, n <= NR valid.
+ * FIRST: start from bias[row] (or 0 if bias NULL), else accumulate into C.
+ * LAST: clamp the result to [lo, hi]. */
+typedef void (*nn_ukr_fn)(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m,
+                          int n, int flags, const float *bias, float lo, float hi);
+
+struct nn_gemm_kernel {
+    const char *name;
+    int mr, nr;
+    nn_ukr_fn ukr;
+};
+
+enum { NN_ISA_GENERIC = 0, NN_ISA_AVX2 = 1, NN_ISA_AVX512 = 2 };
+/* Kernel for an ISA, or NULL if not compiled/supported by the CPU. */
+const struct nn_gemm_kernel *nn_gemm_kernel_for(int isa);
+const struct nn_gemm_kernel *nn_gemm_kernel_best(void);
+
+void nn_ukr_generic(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
+                    int flags, const float *bias, float lo, float hi);
+void nn_ukr_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
+                 int flags, const float *bias, float lo, float hi);
+void nn_ukr_avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
+                   int flags, const float *bias, float lo, float hi);
+
+/* Size in floats of A packed for kernel k (M x K). */
+size_t nn_gemm_packed_a_floats(const struct nn_gemm_kernel *k, size_t M, size_t K);
+/* Pack A (element (i,p) at a[i*rs + p*cs]) into MR panels: panel q holds
+ * rows q*MR.. as K x MR, zero padded. */
+void nn_gemm_pack_a(const struct nn_gemm_kernel *k, size_t M, size_t K, const float *a, size_t rs,
+                    size_t cs, float *out);
+
+struct nn_gemm_call {
+    const struct nn_gemm_kernel *k;
+    size_t M, N, K;
+    const float *ap;       /* packed A */
+    const float *b;        /* B element (p,j) at b[p*b_rs + j*b_cs] */
+    size_t b_rs, b_cs;
+    float *c;              /* C element (i,j) at c[i*ldc + j] */
+    size_t ldc;
+    const float *bias;     /* per row of C, may be NULL */
+    float lo, hi;
+    /* Optional batch of same-shaped products, i in [0, batch) (0 means 1):
+     * A_i = ap + (i % a_mod) * a_stride, bias_i = bias + (i % a_mod) *
+     * bias_stride, B_i = b + i * b_stride, C_i = c + i * c_stride. */
+    size_t batch, a_mod, a_stride, bias_stride, b_stride, c_stride;
+};
+
+/* Multi-threaded over the model's pool when pool != NULL. packb: per-thread
+ * buffers of NN_GEMM_KC * NN_GEMM_NC floats. */
+void nn_gemm_run(struct nn_pool *pool, float **packb, const struct nn_gemm_call *c);
+
+/* Plain reference: C = A*B (+bias), used by tests. */
+void nn_gemm_ref(size_t M, size_t N, size_t K, const float *a, const float *b, float *c,
+                 const float *bias);
+
+/* Depthwise convolution kernels (depthwise.c + arch/). */
+struct nn_dw_args {
+    const float *in;    /* one channel: H x W */
+    float *out;         /* one channel: OH x OW */
+    const float *w;     /* KH x KW */
+    float bias;
+    int H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw;
+    float lo, hi;
+};
+void nn_dw_generic(const struct nn_dw_args *a);
+typedef void (*nn_dw_fn)(const struct nn_dw_args *a);
+/* 3x3 specialisations: NULL when unavailable */
+nn_dw_fn nn_dw3x3_for(int isa);
+void nn_dw3x3_avx512(const struct nn_dw_args *a);
+void nn_dw3x3_avx2(const struct nn_dw_args *a);
+
+/* ---- thread pool ------------------------------------------------------- */
+
+typedef void (*nn_task_fn)(void *ctx, size_t task, int tid);
+int nn_pool_new(int threads, struct nn_pool **out, struct pxs_err *err);
+void nn_pool_free(struct nn_pool *p);
+int nn_pool_threads(const struct nn_pool *p);
+/* Run fn(ctx, t, tid) for t in [0, n); the caller participates (tid 0).
+ * pool may be NULL (runs inline). */
+void nn_pool_run(struct nn_pool *p, size_t n, nn_task_fn fn, void *ctx);
+
+#endif
