@@ -56,6 +56,8 @@ isa_flags = $(strip $(if $(filter %_avx2.c,$1),$(ISA_avx2)) \
                     $(if $(filter %_amx.c,$1),$(ISA_amx)))
 
 .PHONY: all test module-test fuzz clean
+# Keep programs built through pattern chains (bench-NAME, fuzz-NAME).
+.SECONDARY:
 all: $(BUILD)/pixseek $(BUILD)/pixseek-tests $(FUZZ_TARGETS:%=$(BUILD)/fuzz-replay-%)
 
 Q := $(if $(V),,@)
@@ -80,6 +82,13 @@ $(BUILD)/pixseek-tests: $(TEST_OBJS) $(BUILD)/libpixseek.a
 
 $(BUILD)/fuzz-replay-%: $(BUILD)/obj/fuzz/fuzz_%.o $(BUILD)/obj/fuzz/replay_main.o $(BUILD)/libpixseek.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# Benchmark programs: bench/NAME.c -> $(BUILD)/bench/NAME (make bench-NAME)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libpixseek.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libpixseek.a $(LDLIBS_ALL)
+bench-%: $(BUILD)/bench/%
+	@echo $(BUILD)/bench/$*
 
 # libFuzzer builds: make MODE=fuzz CC=clang fuzz
 fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz-%)

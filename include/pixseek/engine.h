@@ -27,14 +27,60 @@ extern "C" {
 typedef struct pxs_engine pxs_engine;
 
 struct pxs_engine_opts {
-    const char *data_dir; /* required; created if missing (unless read_only) */
+    const char *data_dir;     /* required; created if missing (unless read_only) */
     int read_only;
+    const char *model_path;   /* ONNX model for embeddings; NULL = what the data directory
+                                 was built with (the built-in descriptor for a new one) */
+    const char *model_config; /* model description JSON; NULL = MODEL.json beside the
+                                 model, then $PIXSEEK_MODELS/<model file name>.json */
+    int threads;              /* inference threads; 0 = number of CPUs */
 };
 
 int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out,
                     struct pxs_err *err) PXS_MUST_CHECK;
 /* NULL is a no-op. */
 void pxs_engine_close(pxs_engine *engine);
+
+/* ---- embedders ---------------------------------------------------------- */
+
+/* An embedder turns images into vectors: the built-in descriptor, or an
+ * ONNX CNN described by a model description (sidecar JSON, see
+ * models/README.md): input size, resize policy, colour order, scale,
+ * mean/std, which output, pooling of feature maps (avg, max, gem) and L2
+ * normalisation. Thread-safe: concurrent calls use separate model
+ * instances from a small pool. */
+typedef struct pxs_embedder pxs_embedder;
+
+struct pxs_embedder_opts {
+    const char *model_path;   /* NULL = the built-in descriptor */
+    const char *model_config; /* as in pxs_engine_opts */
+    const char *model_config_json; /* the description itself, instead of a file */
+    int threads;              /* inference threads per call; 0 = number of CPUs */
+};
+
+int pxs_embedder_open(const struct pxs_embedder_opts *opts, pxs_embedder **out,
+                      struct pxs_err *err) PXS_MUST_CHECK;
+/* NULL is a no-op. */
+void pxs_embedder_close(pxs_embedder *emb);
+/* Identity of the embedder ("builtin-colortexture-v1" or
+ * "onnx:<name>:<model hash>"), borrowed until close. */
+const char *pxs_embedder_name(const pxs_embedder *emb);
+size_t pxs_embedder_dim(const pxs_embedder *emb);
+/* The model description as canonical JSON ("" for the built-in), borrowed. */
+const char *pxs_embedder_config_json(const pxs_embedder *emb);
+/* Absolute model path ("" for the built-in), borrowed. */
+const char *pxs_embedder_model_path(const pxs_embedder *emb);
+/* Embed one encoded image (any supported format) into out[dim]. */
+int pxs_embedder_embed_image(pxs_embedder *emb, const void *data, size_t len, float *out,
+                             struct pxs_err *err) PXS_MUST_CHECK;
+/* Run the model on a preprocessed NCHW float32 tensor of n_items items
+ * (bypasses image decoding). output = NULL for the configured output.
+ * raw = 1 returns the output tensor as is; raw = 0 applies the configured
+ * pooling and normalisation. *out: caller frees with pxs_free; *item_len
+ * floats per item. PXS_EUNSUPPORTED for the built-in embedder. */
+int pxs_embedder_embed_tensor(pxs_embedder *emb, const float *tensor, size_t n_floats,
+                              const char *output, int raw, float **out, size_t *n_items,
+                              size_t *item_len, struct pxs_err *err) PXS_MUST_CHECK;
 
 /* ---- ingest ------------------------------------------------------------ */
 
@@ -131,7 +177,7 @@ int pxs_engine_search_file(pxs_engine *engine, const char *path,
 struct pxs_engine_stats {
     uint64_t images;      /* live images in the store */
     size_t dim;           /* embedding dimension */
-    char embedder[64];    /* e.g. "builtin-colortexture-v1" */
+    char embedder[128];   /* e.g. "builtin-colortexture-v1" */
     char metric[16];      /* e.g. "COSINE" */
     char kernel[16];      /* distance kernel in use */
     size_t index_bytes;   /* memory held by the vector index */

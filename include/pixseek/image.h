@@ -2,7 +2,8 @@
  * pixseek/image.h — image bytes in, pixels out: type sniffing by magic
  * bytes, bounded decoding with EXIF orientation and shrink-on-load
  * (libvips), JPEG encoding for thumbnails, and the built-in global
- * colour/texture descriptor used when no CNN model is configured.
+ * colour/texture descriptor used when no CNN model is configured, and the
+ * CNN input preprocessing (image -> normalised float tensor).
  *
  * The image module knows nothing of models, indexes or storage.
  * Thread-safety: every function may be called from any thread once
@@ -82,6 +83,66 @@ int pxs_image_encode_jpeg(const struct pxs_image *img, int quality, void **out, 
 #define PXS_IMAGE_DESCRIPTOR_NAME "builtin-colortexture-v1"
 int pxs_image_descriptor(const struct pxs_image *img, float out[PXS_IMAGE_DESCRIPTOR_DIM],
                          struct pxs_err *err) PXS_MUST_CHECK;
+
+/* ---- CNN preprocessing ------------------------------------------------- */
+
+/* Image bytes -> normalised float32 CHW tensor for an ImageNet-style CNN.
+ * The default recipe (pxs_preprocess_init_imagenet) reproduces torchvision's
+ * Resize(256) + CenterCrop(224) + ToTensor + Normalize on a PIL image:
+ *   - decoding ignores EXIF orientation and drops alpha, like PIL's
+ *     Image.open(f).convert('RGB') (set apply_orientation to rotate);
+ *   - the shorter side becomes resize_shorter, the longer one
+ *     floor(resize_shorter * long / short) (torchvision's int());
+ *   - resampling is PIL's BILINEAR, reimplemented exactly: a triangle filter
+ *     whose support grows with the downscale factor, 22-bit fixed-point
+ *     weights, horizontal pass first with an 8-bit intermediate;
+ *   - the crop offset is round((size - crop) / 2) with Python's
+ *     round-half-to-even; a crop larger than the image pads with black;
+ *   - v -> (v * scale - mean[c]) / std[c] in float32.
+ * Only the cropped region is ever resampled. JPEGs larger than needed are
+ * shrunk on load (libjpeg DCT scaling) while the shorter side stays at least
+ * twice the resized one; set no_shrink_on_load for a bit-exact full decode. */
+enum pxs_resize_policy {
+    PXS_RESIZE_SHORTER_THEN_CROP = 0, /* shorter side -> resize_shorter, centre crop */
+    PXS_RESIZE_SQUASH = 1,            /* straight to width x height, aspect not kept */
+};
+
+struct pxs_preprocess {
+    int width, height;      /* network input size, 1..4096 (e.g. 224) */
+    int resize_shorter;     /* SHORTER_THEN_CROP: shorter side, 1..4096 (e.g. 256) */
+    enum pxs_resize_policy policy;
+    int bgr;                /* 0: channels R,G,B; 1: B,G,R */
+    float scale;            /* pixel values 0..255 are multiplied by this first (1/255 or 1) */
+    float mean[3];          /* in output channel order, applied after scale */
+    float std[3];           /* in output channel order, non-zero: (v*scale - mean)/std */
+    int apply_orientation;  /* 1: rotate per EXIF like pxs_image_decode; 0: ignore EXIF (PIL) */
+    int no_shrink_on_load;  /* 1: always decode at full size (bit-exact with PIL, slower) */
+    uint64_t max_pixels;    /* refuse larger sources; 0 = PXS_IMAGE_MAX_PIXELS */
+};
+
+/* The torchvision ImageNet preset: 224x224 crop of a 256 resize, RGB,
+ * scale 1/255, mean 0.485/0.456/0.406, std 0.229/0.224/0.225, EXIF
+ * ignored, shrink-on-load on. */
+void pxs_preprocess_init_imagenet(struct pxs_preprocess *pp);
+/* PXS_OK, or PXS_EINVAL with err naming the bad field. */
+int pxs_preprocess_validate(const struct pxs_preprocess *pp, struct pxs_err *err) PXS_MUST_CHECK;
+/* Number of floats the tensor needs: 3 * height * width (0 if pp is NULL). */
+size_t pxs_preprocess_tensor_floats(const struct pxs_preprocess *pp);
+
+/* Decode data and write the tensor into out (3 * height * width floats,
+ * CHW, caller-owned). Errors as pxs_image_decode (PXS_EINVAL for a bad pp
+ * or NULL arguments); out is left untouched on error. info may be NULL;
+ * it is filled as by pxs_image_decode (width/height after EXIF orientation,
+ * whether or not pp applies it). */
+int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preprocess *pp,
+                        float *out, struct pxs_image_info *info,
+                        struct pxs_err *err) PXS_MUST_CHECK;
+/* The same from already decoded full-resolution pixels (e.g. from
+ * pxs_image_decode with max_side 0; note that one applies EXIF orientation
+ * and flattens alpha onto white). apply_orientation, no_shrink_on_load and
+ * max_pixels are not used. */
+int pxs_image_pixels_to_tensor(const struct pxs_image *img, const struct pxs_preprocess *pp,
+                               float *out, struct pxs_err *err) PXS_MUST_CHECK;
 
 #ifdef __cplusplus
 }

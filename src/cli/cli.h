@@ -26,8 +26,27 @@ struct cli_common {
 
 /* Resolve the data directory: --data, then $PIXSEEK_DATA, then ./pixseek-data. */
 const char *cli_default_data_dir(void);
+/* Options every engine-using command accepts. */
+struct cli_model_args {
+    const char *model;        /* --model */
+    const char *model_config; /* --model-config */
+    int threads;              /* --threads, 0 = default */
+};
+#define CLI_MODEL_OPTIONS                                        \
+    {"model", required_argument, 0, 0x100},                      \
+        {"model-config", required_argument, 0, 0x101},           \
+        {"threads", required_argument, 0, 0x102}
+#define CLI_MODEL_HELP                                                               \
+    "  --model FILE        ONNX model for embeddings (default: what the data\n"      \
+    "                      directory was built with, else the built-in descriptor)\n" \
+    "  --model-config F    model description JSON (default FILE.json beside the\n"   \
+    "                      model, then $PIXSEEK_MODELS/; examples in models/)\n"     \
+    "  --threads N         inference threads (default: number of CPUs)\n"
+/* Handle one of the CLI_MODEL_OPTIONS; returns 1 if c was one, 0 if not,
+ * -1 on a bad value (message printed). */
+int cli_model_option(int c, const char *arg, struct cli_model_args *m);
 /* Open the engine or print the error; returns NULL on failure. */
-pxs_engine *cli_open_engine(const char *data_dir, int read_only);
+pxs_engine *cli_open_engine(const char *data_dir, int read_only, const struct cli_model_args *m);
 /* Print "pixseek: error: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parse a positive integer within [lo, hi]; prints an error and returns -1 on failure. */
@@ -39,5 +58,6 @@ int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
 
 #endif

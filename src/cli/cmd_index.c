@@ -24,6 +24,7 @@ static const char index_help[] =
     "  --quiet             no progress output, only errors and the summary\n"
     "  --follow-symlinks   descend into symbolic links (loops are detected)\n"
     "  --batch N           images per durable commit (default 32)\n"
+    CLI_MODEL_HELP
     "  -h, --help          this help\n"
     "\n"
     "exit status: 0 all files indexed or skipped, 3 some files failed, 1 error\n";
@@ -127,7 +128,8 @@ static int on_event(const struct pxs_ingest_event *ev, void *user) {
 }
 
 int cmd_index(int argc, char **argv) {
-    static const struct option long_opts[] = {{"data", required_argument, 0, 'd'},
+    static const struct option long_opts[] = {CLI_MODEL_OPTIONS,
+                                              {"data", required_argument, 0, 'd'},
                                               {"json", no_argument, 0, 'j'},
                                               {"quiet", no_argument, 0, 'q'},
                                               {"follow-symlinks", no_argument, 0, 'L'},
@@ -137,9 +139,14 @@ int cmd_index(int argc, char **argv) {
     const char *data_dir = cli_default_data_dir();
     struct progress prog = {0};
     struct pxs_ingest_opts opts = {0};
-    int c;
+    struct cli_model_args model = {0};
+    int c, m;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        if ((m = cli_model_option(c, optarg, &model)) != 0) {
+            if (m < 0) return EXIT_USAGE;
+            continue;
+        }
         switch (c) {
         case 'd': data_dir = optarg; break;
         case 'j': prog.json = 1; break;
@@ -159,7 +166,7 @@ int cmd_index(int argc, char **argv) {
         cli_error("index needs at least one folder (see 'pixseek index --help')");
         return EXIT_USAGE;
     }
-    pxs_engine *engine = cli_open_engine(data_dir, 0);
+    pxs_engine *engine = cli_open_engine(data_dir, 0, &model);
     if (!engine) return EXIT_FAILURE_FATAL;
     signal(SIGINT, on_sigint);
     signal(SIGTERM, on_sigint);

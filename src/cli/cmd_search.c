@@ -18,6 +18,7 @@ static const char search_help[] =
     "  -k, --top N            number of results per query (default 10, max 16384)\n"
     "  --min-similarity S     drop results with similarity below S (0..1)\n"
     "  --json                 one JSON object per query on stdout\n"
+    CLI_MODEL_HELP
     "  -h, --help             this help\n"
     "\n"
     "Similarity is 0..1 (1 = identical); distance is the metric's raw value.\n"
@@ -45,7 +46,8 @@ static void print_table(const char *query, const struct pxs_match *m, size_t n) 
 }
 
 int cmd_search(int argc, char **argv) {
-    static const struct option long_opts[] = {{"data", required_argument, 0, 'd'},
+    static const struct option long_opts[] = {CLI_MODEL_OPTIONS,
+                                              {"data", required_argument, 0, 'd'},
                                               {"top", required_argument, 0, 'k'},
                                               {"min-similarity", required_argument, 0, 's'},
                                               {"json", no_argument, 0, 'j'},
@@ -53,9 +55,14 @@ int cmd_search(int argc, char **argv) {
                                               {0, 0, 0, 0}};
     const char *data_dir = cli_default_data_dir();
     struct pxs_search_opts opts = {.k = 10, .min_similarity = 0};
-    int json = 0, c;
+    int json = 0, c, m;
+    struct cli_model_args model = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:h", long_opts, NULL)) != -1) {
+        if ((m = cli_model_option(c, optarg, &model)) != 0) {
+            if (m < 0) return EXIT_USAGE;
+            continue;
+        }
         switch (c) {
         case 'd': data_dir = optarg; break;
         case 'k': {
@@ -83,7 +90,7 @@ int cmd_search(int argc, char **argv) {
         cli_error("search needs at least one image (see 'pixseek search --help')");
         return EXIT_USAGE;
     }
-    pxs_engine *engine = cli_open_engine(data_dir, 1);
+    pxs_engine *engine = cli_open_engine(data_dir, 1, &model);
     if (!engine) return EXIT_FAILURE_FATAL;
     int status = EXIT_OK;
     for (int i = optind; i < argc; i++) {
@@ -133,7 +140,7 @@ int cmd_stats(int argc, char **argv) {
         default: fputs(stats_help, stderr); return EXIT_USAGE;
         }
     }
-    pxs_engine *engine = cli_open_engine(data_dir, 1);
+    pxs_engine *engine = cli_open_engine(data_dir, 1, NULL);
     if (!engine) return EXIT_FAILURE_FATAL;
     struct pxs_err err;
     pxs_err_clear(&err);

@@ -19,9 +19,10 @@ static const char serve_help[] =
     "  --data DIR        data directory (default $PIXSEEK_DATA or ./pixseek-data)\n"
     "  --bind ADDR       address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
     "  --port N          TCP port (default 8080)\n"
-    "  --threads N       worker threads (default: number of CPUs)\n"
+    "  --http-threads N  HTTP worker threads (default: number of CPUs)\n"
     "  --max-body BYTES  largest accepted request body (default 33554432)\n"
     "  --web DIR         serve the web UI from DIR instead of the built-in copy\n"
+    CLI_MODEL_HELP
     "  -h, --help        this help\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -31,20 +32,26 @@ static void on_signal(int sig) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    static const struct option long_opts[] = {{"data", required_argument, 0, 'd'},
+    static const struct option long_opts[] = {CLI_MODEL_OPTIONS,
+                                              {"data", required_argument, 0, 'd'},
                                               {"bind", required_argument, 0, 'b'},
                                               {"port", required_argument, 0, 'p'},
-                                              {"threads", required_argument, 0, 't'},
+                                              {"http-threads", required_argument, 0, 't'},
                                               {"max-body", required_argument, 0, 'm'},
                                               {"web", required_argument, 0, 'w'},
                                               {"help", no_argument, 0, 'h'},
                                               {0, 0, 0, 0}};
     const char *data_dir = cli_default_data_dir();
     struct pxs_server_opts opts = {0};
-    int c;
+    struct cli_model_args model = {0};
+    int c, m;
     long v;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        if ((m = cli_model_option(c, optarg, &model)) != 0) {
+            if (m < 0) return EXIT_USAGE;
+            continue;
+        }
         switch (c) {
         case 'd': data_dir = optarg; break;
         case 'b': opts.bind = optarg; break;
@@ -53,7 +60,7 @@ int cmd_serve(int argc, char **argv) {
             opts.port = (int)v;
             break;
         case 't':
-            if ((v = cli_parse_long("--threads", optarg, 1, 256)) < 0) return EXIT_USAGE;
+            if ((v = cli_parse_long("--http-threads", optarg, 1, 256)) < 0) return EXIT_USAGE;
             opts.threads = (int)v;
             break;
         case 'm':
@@ -70,7 +77,7 @@ int cmd_serve(int argc, char **argv) {
         return EXIT_USAGE;
     }
     /* serve creates the data directory if needed so an empty server starts. */
-    pxs_engine *engine = cli_open_engine(data_dir, 0);
+    pxs_engine *engine = cli_open_engine(data_dir, 0, &model);
     if (!engine) return EXIT_FAILURE_FATAL;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

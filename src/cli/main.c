@@ -21,6 +21,7 @@ static const char usage_text[] =
     "  search IMAGE...   find the most similar indexed images\n"
     "  serve             run the HTTP API and web UI\n"
     "  stats             show what the data directory holds\n"
+    "  embed IMAGE...    print embeddings (also of raw tensors, for checking models)\n"
     "  help [COMMAND]    show help for a command\n"
     "\n"
     "common options:\n"
@@ -45,10 +46,29 @@ void cli_error(const char *fmt, ...) {
     va_end(ap);
 }
 
-pxs_engine *cli_open_engine(const char *data_dir, int read_only) {
+int cli_model_option(int c, const char *arg, struct cli_model_args *m) {
+    switch (c) {
+    case 0x100: m->model = arg; return 1;
+    case 0x101: m->model_config = arg; return 1;
+    case 0x102: {
+        long v = cli_parse_long("--threads", arg, 1, 256);
+        if (v < 0) return -1;
+        m->threads = (int)v;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+pxs_engine *cli_open_engine(const char *data_dir, int read_only, const struct cli_model_args *m) {
     struct pxs_err err;
     pxs_err_clear(&err);
     struct pxs_engine_opts opts = {.data_dir = data_dir, .read_only = read_only};
+    if (m) {
+        opts.model_path = m->model;
+        opts.model_config = m->model_config;
+        opts.threads = m->threads;
+    }
     pxs_engine *engine;
     int rc = pxs_engine_open(&opts, &engine, &err);
     if (rc != PXS_OK) {
@@ -121,7 +141,8 @@ int main(int argc, char **argv) {
         const char *name;
         int (*fn)(int, char **);
     } commands[] = {
-        {"index", cmd_index}, {"search", cmd_search}, {"serve", cmd_serve}, {"stats", cmd_stats}};
+        {"index", cmd_index}, {"search", cmd_search}, {"serve", cmd_serve}, {"stats", cmd_stats},
+        {"embed", cmd_embed}};
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("pixseek %s (cpu: %s)\n", PIXSEEK_VERSION, pxs_cpu_describe());
         return EXIT_OK;

@@ -16,51 +16,114 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int init_or_check_meta(pxs_engine *e, struct pxs_err *err) {
+/* What a data directory says about itself (meta table); found = 0 when it
+ * holds no pixseek data yet. */
+struct stored_meta {
+    int found;
+    char format[64];
+    char embedder[128];
+    char model_path[4096];
+    char model_config[1024];
+};
+
+static int read_stored_meta(pxs_engine *e, struct stored_meta *m, struct pxs_err *err) {
+    memset(m, 0, sizeof *m);
     pxs_store_txn *txn;
-    int rc = pxs_store_begin(e->store, !e->read_only, &txn, err);
+    int rc = pxs_store_begin(e->store, 0, &txn, err);
     if (rc != PXS_OK) return rc;
-    char format[64], embedder[64];
-    rc = meta_get_str(txn, "format", format, sizeof format, err);
-    if (rc == PXS_ENOTFOUND) {
-        if (e->read_only) {
-            pxs_store_abort(txn);
-            return pxs_errf(err, PXS_ENOTFOUND, "%s holds no pixseek data yet (run pixseek index)",
-                            e->data_dir);
-        }
-        rc = meta_put_str(txn, "format", DATA_FORMAT, err);
-        if (rc == PXS_OK) rc = meta_put_str(txn, "embedder", e->embedder, err);
-        if (rc == PXS_OK) rc = meta_put_u64(txn, "dim", e->dim, err);
-        if (rc == PXS_OK) rc = meta_put_str(txn, "metric", pxs_metric_name(e->metric), err);
-        if (rc == PXS_OK) rc = meta_put_u64(txn, "next_id", 1, err);
-        if (rc == PXS_OK) rc = meta_put_u64(txn, "generation", 0, err);
-        if (rc == PXS_OK) rc = meta_put_u64(txn, "deletes", 0, err);
-        if (rc != PXS_OK) {
-            pxs_store_abort(txn);
-            return rc;
-        }
-        return pxs_store_commit(txn, err);
+    rc = meta_get_str(txn, "format", m->format, sizeof m->format, err);
+    if (rc == PXS_OK) {
+        m->found = 1;
+        rc = meta_get_str(txn, "embedder", m->embedder, sizeof m->embedder, err);
+        if (rc == PXS_ENOTFOUND) rc = pxs_errf(err, PXS_ECORRUPT, "%s: meta has no embedder", e->data_dir);
+        int r2 = PXS_OK;
+        if (rc == PXS_OK) r2 = meta_get_str(txn, "model_path", m->model_path, sizeof m->model_path, err);
+        if (rc == PXS_OK && r2 == PXS_OK)
+            r2 = meta_get_str(txn, "model_config", m->model_config, sizeof m->model_config, err);
+        if (r2 != PXS_OK && r2 != PXS_ENOTFOUND) rc = r2;
+    } else if (rc == PXS_ENOTFOUND) {
+        rc = PXS_OK;
     }
+    pxs_store_abort(txn);
+    return rc;
+}
+
+/* Record what a new data directory is built with. Done in a write
+ * transaction that re-checks, since another process may be first. */
+static int init_meta(pxs_engine *e, struct pxs_err *err) {
+    pxs_store_txn *txn;
+    int rc = pxs_store_begin(e->store, 1, &txn, err);
+    if (rc != PXS_OK) return rc;
+    char format[64];
+    rc = meta_get_str(txn, "format", format, sizeof format, err);
+    if (rc == PXS_OK) {
+        pxs_store_abort(txn);
+        return PXS_EEXIST; /* someone else initialised it: caller re-reads */
+    }
+    rc = meta_put_str(txn, "format", DATA_FORMAT, err);
+    if (rc == PXS_OK) rc = meta_put_str(txn, "embedder", pxs_embedder_name(e->emb), err);
+    if (rc == PXS_OK) rc = meta_put_u64(txn, "dim", e->dim, err);
+    if (rc == PXS_OK) rc = meta_put_str(txn, "metric", pxs_metric_name(e->metric), err);
+    if (rc == PXS_OK) rc = meta_put_str(txn, "model_path", pxs_embedder_model_path(e->emb), err);
+    if (rc == PXS_OK) rc = meta_put_str(txn, "model_config", pxs_embedder_config_json(e->emb), err);
+    if (rc == PXS_OK) rc = meta_put_u64(txn, "next_id", 1, err);
+    if (rc == PXS_OK) rc = meta_put_u64(txn, "generation", 0, err);
+    if (rc == PXS_OK) rc = meta_put_u64(txn, "deletes", 0, err);
     if (rc != PXS_OK) {
         pxs_store_abort(txn);
         return rc;
     }
-    if (strcmp(format, DATA_FORMAT) != 0) {
-        pxs_store_abort(txn);
-        return pxs_errf(err, PXS_EMISMATCH, "%s has data format \"%s\"; this pixseek reads \"%s\"",
-                        e->data_dir, format, DATA_FORMAT);
-    }
-    uint64_t dim = 0;
-    rc = meta_get_str(txn, "embedder", embedder, sizeof embedder, err);
-    if (rc == PXS_OK) rc = meta_get_u64(txn, "dim", &dim, err);
-    pxs_store_abort(txn);
-    if (rc != PXS_OK) return rc == PXS_ENOTFOUND ? pxs_errf(err, PXS_ECORRUPT, "meta incomplete") : rc;
-    if (strcmp(embedder, e->embedder) != 0 || dim != e->dim)
-        return pxs_errf(err, PXS_EMISMATCH,
-                        "%s was indexed with embedder %s (%llu-d) but %s (%zu-d) is configured; "
-                        "use another --data directory or the same embedder",
-                        e->data_dir, embedder, (unsigned long long)dim, e->embedder, e->dim);
+    return pxs_store_commit(txn, err);
+}
+
+/* Choose the embedder: the one asked for, else the one the directory was
+ * built with, else the built-in descriptor; then check they agree. */
+static int open_embedder_recheck(pxs_engine *e, struct pxs_err *err) {
+    struct stored_meta m;
+    int rc = read_stored_meta(e, &m, err);
+    if (rc != PXS_OK) return rc;
+    if (strcmp(m.embedder, pxs_embedder_name(e->emb)) != 0)
+        return pxs_errf(err, PXS_EMISMATCH, "%s was just initialised by another process with "
+                        "embedder %s, not %s", e->data_dir, m.embedder, pxs_embedder_name(e->emb));
     return PXS_OK;
+}
+
+static int open_embedder(pxs_engine *e, const struct pxs_engine_opts *opts, struct pxs_err *err) {
+    struct stored_meta m;
+    int rc = read_stored_meta(e, &m, err);
+    if (rc != PXS_OK) return rc;
+    if (!m.found && e->read_only)
+        return pxs_errf(err, PXS_ENOTFOUND, "%s holds no pixseek data yet (run pixseek index)",
+                        e->data_dir);
+    if (m.found && strcmp(m.format, DATA_FORMAT) != 0)
+        return pxs_errf(err, PXS_EMISMATCH, "%s has data format \"%s\"; this pixseek reads \"%s\"",
+                        e->data_dir, m.format, DATA_FORMAT);
+    struct pxs_embedder_opts eo = {.threads = opts->threads};
+    if (opts->model_path) {
+        eo.model_path = opts->model_path;
+        eo.model_config = opts->model_config;
+    } else if (m.found && m.model_path[0]) {
+        eo.model_path = m.model_path;
+        eo.model_config_json = m.model_config;
+    }
+    rc = pxs_embedder_open(&eo, &e->emb, err);
+    if (rc != PXS_OK) {
+        if (!opts->model_path && m.found && m.model_path[0])
+            pxs_log(PXS_LOG_ERROR, "%s was built with the model %s", e->data_dir, m.model_path);
+        return rc;
+    }
+    e->dim = pxs_embedder_dim(e->emb);
+    e->metric = e->emb->builtin ? PXS_METRIC_COSINE : e->emb->cfg.metric;
+    if (m.found && strcmp(m.embedder, pxs_embedder_name(e->emb)) != 0)
+        return pxs_errf(err, PXS_EMISMATCH,
+                        "%s was indexed with embedder %s but %s is configured; use another "
+                        "--data directory, or the same model and description",
+                        e->data_dir, m.embedder, pxs_embedder_name(e->emb));
+    if (!m.found) {
+        rc = init_meta(e, err);
+        if (rc == PXS_EEXIST) return open_embedder_recheck(e, err);
+    }
+    return rc;
 }
 
 int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct pxs_err *err) {
@@ -76,9 +139,6 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
         return pxs_errf(err, PXS_EINVAL, "data directory path too long");
     }
     e->read_only = opts->read_only;
-    snprintf(e->embedder, sizeof e->embedder, "%s", PXS_IMAGE_DESCRIPTOR_NAME);
-    e->dim = PXS_IMAGE_DESCRIPTOR_DIM;
-    e->metric = PXS_METRIC_COSINE;
     pthread_rwlock_init(&e->index_lock, NULL);
 
     char store_dir[4200];
@@ -91,7 +151,7 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
         rc = pxs_mkdirs(e->data_dir, err);
     struct pxs_store_opts sopts = {.map_size = 0, .read_only = e->read_only};
     if (rc == PXS_OK) rc = pxs_store_open(store_dir, &sopts, &e->store, err);
-    if (rc == PXS_OK) rc = init_or_check_meta(e, err);
+    if (rc == PXS_OK) rc = open_embedder(e, opts, err);
     struct pxs_index_params ip = {.type = PXS_INDEX_FLAT, .metric = e->metric, .dim = e->dim};
     if (rc == PXS_OK) rc = pxs_index_new(&ip, &e->index, err);
     if (rc == PXS_OK) rc = engine_refresh_index(e, err);
@@ -107,6 +167,7 @@ void pxs_engine_close(pxs_engine *engine) {
     if (!engine) return;
     pxs_index_free(engine->index);
     pxs_store_close(engine->store);
+    pxs_embedder_close(engine->emb);
     pthread_rwlock_destroy(&engine->index_lock);
     pxs_free(engine);
 }
@@ -326,7 +387,7 @@ int pxs_engine_search_image(pxs_engine *engine, const void *data, size_t len,
     if (rc != PXS_OK) return rc;
     float *vec = pxs_mallocarray(engine->dim, sizeof(float));
     if (!vec) return pxs_errf(err, PXS_ENOMEM, "out of memory");
-    rc = engine_embed_bytes(engine, data, len, vec, NULL, NULL, NULL, err);
+    rc = pxs_embedder_embed_image(engine->emb, data, len, vec, err);
     if (rc == PXS_OK) rc = search_vector(engine, vec, opts, matches, n_matches, err);
     pxs_free(vec);
     return rc;
@@ -355,7 +416,7 @@ int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out, struct px
     pxs_store_abort(txn);
     if (rc != PXS_OK) return rc;
     out->dim = engine->dim;
-    snprintf(out->embedder, sizeof out->embedder, "%s", engine->embedder);
+    snprintf(out->embedder, sizeof out->embedder, "%s", pxs_embedder_name(engine->emb));
     snprintf(out->metric, sizeof out->metric, "%s", pxs_metric_name(engine->metric));
     snprintf(out->kernel, sizeof out->kernel, "%s", pxs_dist_kernel_name());
     pthread_rwlock_rdlock(&engine->index_lock);

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 
+#include "embedder_int.h"
 #include "pixseek/engine.h"
 #include "pixseek/image.h"
 #include "pixseek/index.h"
@@ -24,15 +25,14 @@
 #define DATA_FORMAT "pixseek-data-v1"
 #define THUMB_SIDE 256
 #define THUMB_QUALITY 80
-#define DECODE_SIDE 256
 
 struct pxs_engine {
     char data_dir[4096];
     int read_only;
     pxs_store *store;
 
-    /* What the embeddings in this data directory were made with. */
-    char embedder[64];
+    /* What the embeddings in this data directory are made with. */
+    pxs_embedder *emb;
     size_t dim;
     enum pxs_metric metric;
 
@@ -74,15 +74,6 @@ int meta_put_str(pxs_store_txn *txn, const char *key, const char *value, struct 
 
 /* by_path key: hash of the absolute path (paths may exceed the key limit). */
 void path_key(const char *path, uint8_t key[PXS_HASH_BYTES]);
-
-/* ---- embedding (embed.c) ---- */
-
-/* Decode image bytes and compute the engine's embedding into vec (dim
- * floats). If thumb/thumb_len are non-NULL also produce the JPEG thumbnail.
- * info may be NULL. */
-int engine_embed_bytes(pxs_engine *engine, const void *data, size_t len, float *vec,
-                       void **thumb, size_t *thumb_len, struct pxs_image_info *info,
-                       struct pxs_err *err);
 
 /* ---- index sync (engine.c) ---- */
 

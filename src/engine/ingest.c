@@ -29,6 +29,7 @@ struct item {
     int64_t replaced_id;    /* previous id of this path whose content changed, or 0 */
     struct image_record rec;
     float *vec;             /* engine->dim floats */
+    float *tensor;          /* model input (ONNX embedders), NULL for the built-in */
     void *thumb;
     size_t thumb_len;
 };
@@ -79,6 +80,45 @@ static int classify(pxs_store_txn *txn, struct item *it, struct pxs_err *err) {
     return PXS_OK;
 }
 
+/* Decode once for the thumbnail (and the built-in descriptor); ONNX
+ * embedders also get their model input, embedded later per batch. */
+static int prepare_item(pxs_engine *e, const void *data, size_t len, struct item *it,
+                        struct pxs_image_info *info, struct pxs_err *err) {
+    if (it->tensor) {
+        int rc = embedder_preprocess(e->emb, data, len, it->tensor, info, err);
+        if (rc != PXS_OK) return rc;
+    }
+    struct pxs_image img = {0};
+    struct pxs_image_decode_opts opts = {.max_side = THUMB_SIDE};
+    int rc = pxs_image_decode(data, len, &opts, &img, it->tensor ? NULL : info, err);
+    if (rc == PXS_OK && !it->tensor) rc = pxs_image_descriptor(&img, it->vec, err);
+    if (rc == PXS_OK) rc = pxs_image_encode_jpeg(&img, THUMB_QUALITY, &it->thumb, &it->thumb_len, err);
+    pxs_image_free(&img);
+    return rc;
+}
+
+/* Run the model over the batch's new images in one call (ONNX embedders).
+ * Tensors of items to add are packed to the front first. */
+static int embed_batch(pxs_engine *e, struct item *items, size_t n, float *tensors,
+                       float *packed_vecs, struct pxs_err *err) {
+    size_t per = embedder_tensor_floats(e->emb);
+    int count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].state != ITEM_TO_ADD) continue;
+        if (items[i].tensor != tensors + (size_t)count * per)
+            memmove(tensors + (size_t)count * per, items[i].tensor, per * sizeof(float));
+        items[i].tensor = NULL; /* its slot may now hold another item's input */
+        count++;
+    }
+    int rc = embedder_run_batch(e->emb, tensors, count, packed_vecs, err);
+    if (rc != PXS_OK) return rc;
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].state == ITEM_TO_ADD)
+            memcpy(items[i].vec, packed_vecs + (size_t)(k++) * e->dim, e->dim * sizeof(float));
+    return PXS_OK;
+}
+
 static void process_item(pxs_engine *e, struct item *it) {
     struct pxs_err err;
     pxs_err_clear(&err);
@@ -119,7 +159,7 @@ static void process_item(pxs_engine *e, struct item *it) {
             fail_item(it, PXS_EUNSUPPORTED, "not an image (unrecognised file signature)");
         } else {
             struct pxs_image_info info;
-            rc = engine_embed_bytes(e, data, len, it->vec, &it->thumb, &it->thumb_len, &info, &err);
+            rc = prepare_item(e, data, len, it, &info, &err);
             if (rc != PXS_OK) {
                 fail_item(it, rc, pxs_err_message(&err, rc));
             } else {
@@ -296,7 +336,10 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
     size_t batch_size = opts->batch_size > 0 ? (size_t)opts->batch_size : 32;
     struct item *items = pxs_calloc(batch_size, sizeof *items);
     float *vecs = pxs_mallocarray(batch_size * engine->dim, sizeof(float));
-    if (!items || !vecs) {
+    size_t per_tensor = embedder_tensor_floats(engine->emb);
+    float *tensors = per_tensor ? pxs_mallocarray(batch_size * per_tensor, sizeof(float)) : NULL;
+    float *packed = per_tensor ? pxs_mallocarray(batch_size * engine->dim, sizeof(float)) : NULL;
+    if (!items || !vecs || (per_tensor && (!tensors || !packed))) {
         rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
         goto out;
     }
@@ -308,11 +351,13 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
         for (size_t i = 0; i < n; i++) {
             items[i].path = list.paths[start + i];
             items[i].vec = vecs + i * engine->dim;
+            items[i].tensor = tensors ? tensors + i * per_tensor : NULL;
         }
         struct batch b = {engine, items, n, 0};
         process_parallel(&b);
         uint64_t generation = 0, next_id = 0;
-        rc = commit_batch(engine, &b, &generation, &next_id, err);
+        if (tensors) rc = embed_batch(engine, items, n, tensors, packed, err);
+        if (rc == PXS_OK) rc = commit_batch(engine, &b, &generation, &next_id, err);
         if (rc == PXS_OK) rc = publish_batch(engine, &b, generation, next_id, err);
         for (size_t i = 0; i < n; i++) {
             struct item *it = &items[i];
@@ -342,6 +387,8 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
 out:
     pxs_free(items);
     pxs_free(vecs);
+    pxs_free(tensors);
+    pxs_free(packed);
     walk_list_free(&list);
     summary->seconds = pxs_now_seconds() - t0;
     return rc;

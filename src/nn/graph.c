@@ -582,6 +582,7 @@ int nn_plan_get(struct pxs_nn_model *m, int batch, struct nn_plan **out, struct 
     int rc = plan_build(m, batch, &p, err);
     if (rc) return rc;
     size_t need = align64(p->arena_bytes) + align64(p->ws_bytes);
+    if (need < 64) need = 64; /* never a NULL arena, even with no run-time steps */
     if (need > m->arena_cap) {
         void *a = pxs_aligned_alloc(64, need);
         if (!a) {

@@ -634,3 +634,41 @@ PXS_TEST(nn_run_does_not_allocate_after_warmup) {
     }
     pbw_free(&mb);
 }
+
+/* Degenerate graphs: the output is the input itself, or a constant (no
+ * run-time steps at all, so the activation arena is empty). */
+PXS_TEST(nn_load_degenerate_graphs) {
+    int64_t xd[2] = {-1, 3};
+    float x[6] = {1, 2, 3, 4, 5, 6}, y[6];
+    struct pxs_err err = {0};
+    size_t n;
+    struct pbw mb;
+    struct ob ob = {{0}, 13};
+    ob_input(&ob, "x", 2, xd);
+    ob_output(&ob, "x");
+    ob_finish(&ob, &mb);
+    pxs_nn_model *m = NULL;
+    CHECK_OK(pxs_nn_model_load_buffer(mb.d, mb.len, NULL, NULL, &m, &err), &err);
+    pbw_free(&mb);
+    int rc = pxs_nn_run(m, x, 2, NULL, y, 6, &n, &err);
+    pxs_nn_model_free(m);
+    CHECK_OK(rc, &err);
+    CHECK_EQ_INT(n, 6);
+    CHECK_NEAR(y[5], 6, 0);
+    /* output = Constant (not depending on the input) */
+    struct ob o2 = {{0}, 13};
+    int64_t cd[1] = {2};
+    float c[2] = {7, 8};
+    ob_input(&o2, "x", 2, xd);
+    ob_init_f32(&o2, "c", 1, cd, c);
+    ob_node(&o2, "Identity", "c", "y", NULL);
+    ob_output(&o2, "y");
+    ob_finish(&o2, &mb);
+    CHECK_OK(pxs_nn_model_load_buffer(mb.d, mb.len, NULL, NULL, &m, &err), &err);
+    pbw_free(&mb);
+    rc = pxs_nn_run(m, x, 1, NULL, y, 6, &n, &err);
+    pxs_nn_model_free(m);
+    CHECK_OK(rc, &err);
+    CHECK_EQ_INT(n, 2);
+    CHECK_NEAR(y[1], 8, 0);
+}
