@@ -160,6 +160,10 @@ struct pxs_match {
 struct pxs_search_opts {
     size_t k;             /* top-k, 0 = 10 */
     float min_similarity; /* drop matches below this (0 = keep all) */
+    int near_duplicate;   /* find copies of the query rather than similar content: the
+                             query is also embedded rotated by 90/180/270 degrees and CNN
+                             scores are fused with the built-in colour/texture descriptor
+                             (see neardup.c); similarity is then the fused score */
 };
 
 /* Search with an image given as bytes (any supported format). *matches:

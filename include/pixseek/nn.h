@@ -32,6 +32,14 @@
  * plans and (re)allocates; later runs at that size allocate nothing. Plans
  * for the 8 most recent batch sizes are cached.
  *
+ * Threads: a batch whose items are independent (every CNN; checked per
+ * batch size from the plan: no node works across the batch axis) and
+ * large enough to give each thread whole items (batch % threads == 0 or
+ * batch >= 4 * threads) runs item-parallel: each thread runs complete
+ * batch-1 passes on its own items, in its own batch-1-sized arena (so a
+ * batch needs threads x the batch-1 memory, not batch x). Smaller batches
+ * split each layer over the threads. Results do not depend on the mode.
+ *
  * Kernels are chosen once per model from pxs_cpu_features() (AVX-512, AVX2,
  * generic). PXS_FORCE_GENERIC=1 forces the scalar paths; PXS_NN_ISA=avx2 or
  * PXS_NN_ISA=generic caps the GEMM kernel (for benchmarks).

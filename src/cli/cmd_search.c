@@ -17,6 +17,8 @@ static const char search_help[] =
     "  --data DIR             data directory (default $PIXSEEK_DATA or ./pixseek-data)\n"
     "  -k, --top N            number of results per query (default 10, max 16384)\n"
     "  --min-similarity S     drop results with similarity below S (0..1)\n"
+    "  --near-duplicates      look for copies of the query (rotated, recompressed,\n"
+    "                         cropped, recoloured...) rather than similar content\n"
     "  --json                 one JSON object per query on stdout\n"
     CLI_MODEL_HELP
     "  -h, --help             this help\n"
@@ -50,6 +52,7 @@ int cmd_search(int argc, char **argv) {
                                               {"data", required_argument, 0, 'd'},
                                               {"top", required_argument, 0, 'k'},
                                               {"min-similarity", required_argument, 0, 's'},
+                                              {"near-duplicates", no_argument, 0, 'D'},
                                               {"json", no_argument, 0, 'j'},
                                               {"help", no_argument, 0, 'h'},
                                               {0, 0, 0, 0}};
@@ -82,6 +85,7 @@ int cmd_search(int argc, char **argv) {
             break;
         }
         case 'j': json = 1; break;
+        case 'D': opts.near_duplicate = 1; break;
         case 'h': fputs(search_help, stdout); return EXIT_OK;
         default: fputs(search_help, stderr); return EXIT_USAGE;
         }

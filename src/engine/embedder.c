@@ -262,7 +262,8 @@ static void finish_vector(const pxs_embedder *emb, const float *raw, float *vec)
     if (c->normalize) pxs_vec_normalize(vec, emb->dim);
 }
 
-static void fill_preprocess(const struct model_config *c, struct pxs_preprocess *pp) {
+void embedder_fill_preprocess(const pxs_embedder *emb, struct pxs_preprocess *pp) {
+    const struct model_config *c = &emb->cfg;
     memset(pp, 0, sizeof *pp);
     pp->width = c->width;
     pp->height = c->height;
@@ -284,7 +285,7 @@ size_t embedder_tensor_floats(const pxs_embedder *emb) {
 int embedder_preprocess(const pxs_embedder *emb, const void *data, size_t len, float *tensor,
                         struct pxs_image_info *info, struct pxs_err *err) {
     struct pxs_preprocess pp;
-    fill_preprocess(&emb->cfg, &pp);
+    embedder_fill_preprocess(emb, &pp);
     return pxs_image_to_tensor(data, len, &pp, tensor, info, err);
 }
 

@@ -40,6 +40,8 @@ size_t embedder_tensor_floats(const pxs_embedder *emb);
 /* Image bytes → one input item (ONNX embedders only). info may be NULL. */
 int embedder_preprocess(const pxs_embedder *emb, const void *data, size_t len, float *tensor,
                         struct pxs_image_info *info, struct pxs_err *err);
+/* The image module's preprocessing recipe for this model. */
+void embedder_fill_preprocess(const pxs_embedder *emb, struct pxs_preprocess *pp);
 /* n preprocessed items → n vectors of emb->dim floats (pooled, normalised). */
 int embedder_run_batch(pxs_embedder *emb, const float *tensors, int n, float *vecs,
                        struct pxs_err *err);

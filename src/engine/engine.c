@@ -154,6 +154,9 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
     if (rc == PXS_OK) rc = open_embedder(e, opts, err);
     struct pxs_index_params ip = {.type = PXS_INDEX_FLAT, .metric = e->metric, .dim = e->dim};
     if (rc == PXS_OK) rc = pxs_index_new(&ip, &e->index, err);
+    struct pxs_index_params dp = {.type = PXS_INDEX_FLAT, .metric = PXS_METRIC_COSINE,
+                                  .dim = PXS_IMAGE_DESCRIPTOR_DIM};
+    if (rc == PXS_OK && !e->emb->builtin) rc = pxs_index_new(&dp, &e->desc_index, err);
     if (rc == PXS_OK) rc = engine_refresh_index(e, err);
     if (rc != PXS_OK) {
         pxs_engine_close(e);
@@ -166,6 +169,7 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
 void pxs_engine_close(pxs_engine *engine) {
     if (!engine) return;
     pxs_index_free(engine->index);
+    pxs_index_free(engine->desc_index);
     pxs_store_close(engine->store);
     pxs_embedder_close(engine->emb);
     pthread_rwlock_destroy(&engine->index_lock);
@@ -218,7 +222,8 @@ int engine_refresh_index(pxs_engine *e, struct pxs_err *err) {
 
     pthread_rwlock_wrlock(&e->index_lock);
     struct load_ctx ctx = {e->index, e->dim, 0, err, NULL};
-    ctx.scratch = pxs_mallocarray(e->dim, sizeof(float));
+    ctx.scratch = pxs_mallocarray(e->dim > PXS_IMAGE_DESCRIPTOR_DIM ? e->dim : PXS_IMAGE_DESCRIPTOR_DIM,
+                                  sizeof(float));
     if (!ctx.scratch) {
         rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
         goto done;
@@ -231,11 +236,23 @@ int engine_refresh_index(pxs_engine *e, struct pxs_err *err) {
         if (rc != PXS_OK) goto done;
         pxs_index_free(e->index);
         e->index = ctx.index = fresh_index;
+        if (e->desc_index) {
+            struct pxs_index_params dp = {.type = PXS_INDEX_FLAT, .metric = PXS_METRIC_COSINE,
+                                          .dim = PXS_IMAGE_DESCRIPTOR_DIM};
+            rc = pxs_index_new(&dp, &fresh_index, err);
+            if (rc != PXS_OK) goto done;
+            pxs_index_free(e->desc_index);
+            e->desc_index = fresh_index;
+        }
         from = 1;
     }
     uint8_t start[8];
     pxs_store_u64_key(from, start);
     rc = pxs_store_scan(txn, TABLE_VECTORS, start, 8, load_vector, &ctx, err);
+    if (rc == PXS_OK && e->desc_index) {
+        struct load_ctx dctx = {e->desc_index, PXS_IMAGE_DESCRIPTOR_DIM, 0, err, ctx.scratch};
+        rc = pxs_store_scan(txn, TABLE_DESC, start, 8, load_vector, &dctx, err);
+    }
     if (rc == PXS_OK) {
         e->loaded_generation = generation;
         e->loaded_next_id = next_id;
@@ -250,12 +267,15 @@ done:
     return rc;
 }
 
-int engine_index_add(pxs_engine *e, const int64_t *ids, const float *vecs, size_t n,
-                     uint64_t generation, uint64_t next_id, struct pxs_err *err) {
+int engine_index_add(pxs_engine *e, const int64_t *ids, const float *vecs, const float *descs,
+                     size_t n, uint64_t generation, uint64_t next_id, struct pxs_err *err) {
     int rc = PXS_OK;
     pthread_rwlock_wrlock(&e->index_lock);
-    for (size_t i = 0; i < n && rc == PXS_OK; i++)
+    for (size_t i = 0; i < n && rc == PXS_OK; i++) {
         rc = pxs_index_add(e->index, ids[i], vecs + i * e->dim, err);
+        if (rc == PXS_OK && e->desc_index && descs)
+            rc = pxs_index_add(e->desc_index, ids[i], descs + i * PXS_IMAGE_DESCRIPTOR_DIM, err);
+    }
     /* Only claim the new generation if the index saw every earlier one;
      * otherwise the next refresh scans in what other writers added. */
     if (rc == PXS_OK && e->loaded_generation + 1 == generation) {
@@ -269,13 +289,16 @@ int engine_index_add(pxs_engine *e, const int64_t *ids, const float *vecs, size_
 int engine_index_remove(pxs_engine *e, int64_t id) {
     pthread_rwlock_wrlock(&e->index_lock);
     int rc = pxs_index_remove(e->index, id, NULL);
+    if (e->desc_index && pxs_index_remove(e->desc_index, id, NULL) != PXS_OK) {
+        /* absent: the image had no descriptor (indexed by an older pixseek) */
+    }
     pthread_rwlock_unlock(&e->index_lock);
     return rc;
 }
 
 /* ---- read side ---- */
 
-static int read_meta(pxs_store_txn *txn, int64_t id, struct pxs_image_meta *out,
+int engine_read_meta(pxs_store_txn *txn, int64_t id, struct pxs_image_meta *out,
                      struct pxs_err *err) {
     struct image_record rec;
     int rc = record_load(txn, id, &rec, err);
@@ -288,7 +311,7 @@ int pxs_engine_get_meta(pxs_engine *engine, int64_t id, struct pxs_image_meta *o
     pxs_store_txn *txn;
     int rc = pxs_store_begin(engine->store, 0, &txn, err);
     if (rc != PXS_OK) return rc;
-    rc = read_meta(txn, id, out, err);
+    rc = engine_read_meta(txn, id, out, err);
     pxs_store_abort(txn);
     if (rc == PXS_ENOTFOUND) return pxs_errf(err, PXS_ENOTFOUND, "no image with id %lld", (long long)id);
     return rc;
@@ -356,7 +379,7 @@ static int search_vector(pxs_engine *e, const float *vec, const struct pxs_searc
     for (size_t i = 0; rc == PXS_OK && i < n_hits; i++) {
         float sim = score_to_similarity(e->metric, hits[i].score);
         if (sim < min_sim) continue;
-        int r = read_meta(txn, hits[i].id, &out[n].meta, err);
+        int r = engine_read_meta(txn, hits[i].id, &out[n].meta, err);
         if (r == PXS_ENOTFOUND) continue; /* removed since the index was read */
         if (r != PXS_OK) {
             rc = r;
@@ -385,6 +408,8 @@ int pxs_engine_search_image(pxs_engine *engine, const void *data, size_t len,
     if (!data || len == 0) return pxs_errf(err, PXS_EINVAL, "empty image");
     int rc = engine_refresh_index(engine, err);
     if (rc != PXS_OK) return rc;
+    if (opts && opts->near_duplicate && !engine->emb->builtin)
+        return engine_search_near_duplicate(engine, data, len, opts, matches, n_matches, err);
     float *vec = pxs_mallocarray(engine->dim, sizeof(float));
     if (!vec) return pxs_errf(err, PXS_ENOMEM, "out of memory");
     rc = pxs_embedder_embed_image(engine->emb, data, len, vec, err);

@@ -19,6 +19,7 @@
 #define TABLE_IMAGES "images"
 #define TABLE_VECTORS "vectors"
 #define TABLE_THUMBS "thumbs"
+#define TABLE_DESC "desc"
 #define TABLE_BY_HASH "by_hash"
 #define TABLE_BY_PATH "by_path"
 
@@ -40,6 +41,8 @@ struct pxs_engine {
      * when the store's generation moves (another process wrote). */
     pthread_rwlock_t index_lock;
     pxs_index *index;
+    pxs_index *desc_index;      /* built-in descriptors beside CNN vectors (near-duplicate
+                                   search); NULL when the embedder is the built-in one */
     uint64_t loaded_generation; /* meta "generation" the index reflects */
     uint64_t loaded_next_id;    /* ids below this are in the index */
     uint64_t loaded_deletes;    /* meta "deletes" the index reflects */
@@ -80,9 +83,19 @@ void path_key(const char *path, uint8_t key[PXS_HASH_BYTES]);
 /* Bring the in-memory index up to date with the store. */
 int engine_refresh_index(pxs_engine *engine, struct pxs_err *err);
 /* Add freshly committed vectors to the index (called by ingest after commit). */
-int engine_index_add(pxs_engine *engine, const int64_t *ids, const float *vecs, size_t n,
+int engine_index_add(pxs_engine *engine, const int64_t *ids, const float *vecs,
+                     const float *descs, size_t n,
                      uint64_t generation, uint64_t next_id, struct pxs_err *err);
 int engine_index_remove(pxs_engine *engine, int64_t id);
+
+/* ---- near-duplicate search (neardup.c) ---- */
+
+int engine_search_near_duplicate(pxs_engine *engine, const void *data, size_t len,
+                                 const struct pxs_search_opts *opts, struct pxs_match **matches,
+                                 size_t *n_matches, struct pxs_err *err);
+/* Fill meta of image id from the store (PXS_ENOTFOUND if gone). */
+int engine_read_meta(pxs_store_txn *txn, int64_t id, struct pxs_image_meta *out,
+                     struct pxs_err *err);
 
 /* ---- directory walk (walk.c) ---- */
 

@@ -30,6 +30,7 @@ struct item {
     struct image_record rec;
     float *vec;             /* engine->dim floats */
     float *tensor;          /* model input (ONNX embedders), NULL for the built-in */
+    float desc[PXS_IMAGE_DESCRIPTOR_DIM]; /* built-in descriptor (ONNX embedders) */
     void *thumb;
     size_t thumb_len;
 };
@@ -91,7 +92,7 @@ static int prepare_item(pxs_engine *e, const void *data, size_t len, struct item
     struct pxs_image img = {0};
     struct pxs_image_decode_opts opts = {.max_side = THUMB_SIDE};
     int rc = pxs_image_decode(data, len, &opts, &img, it->tensor ? NULL : info, err);
-    if (rc == PXS_OK && !it->tensor) rc = pxs_image_descriptor(&img, it->vec, err);
+    if (rc == PXS_OK) rc = pxs_image_descriptor(&img, it->tensor ? it->desc : it->vec, err);
     if (rc == PXS_OK) rc = pxs_image_encode_jpeg(&img, THUMB_QUALITY, &it->thumb, &it->thumb_len, err);
     pxs_image_free(&img);
     return rc;
@@ -213,12 +214,13 @@ static int remove_image(pxs_store_txn *txn, int64_t id, struct pxs_err *err) {
     rc = pxs_store_del(txn, TABLE_BY_HASH, hash, sizeof hash, err);
     if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, TABLE_VECTORS, key, 8, err);
     if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, TABLE_THUMBS, key, 8, err);
+    if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, TABLE_DESC, key, 8, err);
     if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, TABLE_IMAGES, key, 8, err);
     return rc == PXS_ENOTFOUND ? PXS_OK : rc;
 }
 
-static int write_image(pxs_store_txn *txn, struct item *it, size_t dim, struct pxs_buf *scratch,
-                       struct pxs_err *err) {
+static int write_image(pxs_store_txn *txn, struct item *it, size_t dim, int with_desc,
+                       struct pxs_buf *scratch, struct pxs_err *err) {
     uint8_t key[8], pkey[PXS_HASH_BYTES];
     pxs_store_u64_key((uint64_t)it->id, key);
     path_key(it->path, pkey);
@@ -230,6 +232,8 @@ static int write_image(pxs_store_txn *txn, struct item *it, size_t dim, struct p
     rc = pxs_store_put(txn, TABLE_IMAGES, key, 8, scratch->data, scratch->len, err);
     if (rc == PXS_OK) rc = pxs_store_put(txn, TABLE_VECTORS, key, 8, it->vec, dim * sizeof(float), err);
     if (rc == PXS_OK) rc = pxs_store_put(txn, TABLE_THUMBS, key, 8, it->thumb, it->thumb_len, err);
+    if (rc == PXS_OK && with_desc)
+        rc = pxs_store_put(txn, TABLE_DESC, key, 8, it->desc, sizeof it->desc, err);
     if (rc == PXS_OK) rc = pxs_store_put(txn, TABLE_BY_HASH, it->rec.hash, PXS_HASH_BYTES, key, 8, err);
     if (rc == PXS_OK) rc = pxs_store_put(txn, TABLE_BY_PATH, pkey, PXS_HASH_BYTES, key, 8, err);
     return rc;
@@ -262,7 +266,7 @@ static int commit_batch(pxs_engine *e, struct batch *b, uint64_t *generation, ui
             removed = 1;
         }
         it->id = (int64_t)next_id++;
-        rc = write_image(txn, it, e->dim, &scratch, err);
+        rc = write_image(txn, it, e->dim, e->desc_index != NULL, &scratch, err);
         wrote = 1;
     }
     pxs_buf_free(&scratch);
@@ -294,12 +298,12 @@ static int publish_batch(pxs_engine *e, struct batch *b, uint64_t generation, ui
             engine_index_remove(e, it->replaced_id);
             any_removed = 1;
         }
-        rc = engine_index_add(e, &it->id, it->vec, 1, 0, 0, err);
+        rc = engine_index_add(e, &it->id, it->vec, it->desc, 1, 0, 0, err);
     }
     if (rc != PXS_OK) return rc;
     /* Claim the generation only when nothing else could have happened in
      * between; engine_index_add checks loaded_generation + 1 == generation. */
-    if (!any_removed) rc = engine_index_add(e, NULL, NULL, 0, generation, next_id, err);
+    if (!any_removed) rc = engine_index_add(e, NULL, NULL, NULL, 0, generation, next_id, err);
     return rc;
 }
 

@@ -15,6 +15,9 @@
  *   images    key: u64 id                value: image record (below)
  *   vectors   key: u64 id                value: dim x float32, little-endian
  *   thumbs    key: u64 id                value: JPEG bytes, longer side <= 256
+ *   desc      key: u64 id                value: 256 x float32, the built-in descriptor
+ *                                        (only when the embedder is a CNN; used to
+ *                                        fuse scores in near-duplicate search)
  *   by_hash   key: 16-byte content hash  value: u64 id
  *   by_path   key: 16-byte hash of path  value: u64 id
  *

@@ -17,7 +17,9 @@
  *   - Embedded ICC profiles are ignored (PIL ignores them too).
  *   - Alpha is dropped, not flattened (PIL's convert('RGB') drops it);
  *     grey is replicated; CMYK uses PIL's naive formula
- *     r = (255-k) - (c*(255-k))/255; 16-bit samples keep their high byte.
+ *     r = (255-k) - (c*(255-k))/255; 16-bit samples keep their high byte
+ *     (as PIL does for 16-bit RGB; for 16-bit greyscale PIL clips the raw
+ *     value to 255, a Pillow quirk that is deliberately not copied).
  *   - JPEG shrink-on-load (DCT scaling by 2, 4 or 8) is used only while the
  *     shrunk image keeps at least twice the resized size on the relevant
  *     sides; the resampler then works in the shrunk image with the exact

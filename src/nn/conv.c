@@ -322,7 +322,7 @@ static int exec_conv(struct nn_exec *ex, const struct nn_node *n, const struct n
         struct dw_ctx d = {&p, cp, x, y, lo, hi, NULL};
         if (ex->m->gk && strcmp(ex->m->gk->name, "avx512") == 0) d.fn3 = nn_dw3x3_for(NN_ISA_AVX512);
         else if (ex->m->gk && strcmp(ex->m->gk->name, "avx2") == 0) d.fn3 = nn_dw3x3_for(NN_ISA_AVX2);
-        nn_pool_run(ex->m->pool, (size_t)(p.N * p.C), dw_task, &d);
+        nn_pool_run(ex->pool, (size_t)(p.N * p.C), dw_task, &d);
         return PXS_OK;
     }
     size_t Cg = (size_t)(p.C / p.G), Mg = (size_t)(p.M / p.G), HW = (size_t)(p.H * p.W);
@@ -337,21 +337,21 @@ static int exec_conv(struct nn_exec *ex, const struct nn_node *n, const struct n
         c.batch = (size_t)(p.N * p.G);
         c.b_stride = Cg * HW;
         c.c_stride = Mg * N;
-        nn_gemm_run(ex->m->pool, ex->m->packb, &c);
+        nn_gemm_run(ex->pool, ex->packb, &c);
         return PXS_OK;
     }
     for (int64_t b = 0; b < p.N; b++)
         for (int64_t g = 0; g < p.G; g++) {
             float *col = ex->ws;
             struct im2col_ctx ic = {x + ((size_t)b * (size_t)p.C + (size_t)g * Cg) * HW, &p, col};
-            nn_pool_run(ex->m->pool, Cg, im2col_task, &ic);
+            nn_pool_run(ex->pool, Cg, im2col_task, &ic);
             c.ap = cp->wp + (size_t)g * cp->wp_group;
             c.bias = cp->bias + (size_t)g * Mg;
             c.a_mod = 0;
             c.b = col;
             c.b_rs = N;
             c.c = y + ((size_t)b * (size_t)p.M + (size_t)g * Mg) * N;
-            nn_gemm_run(ex->m->pool, ex->m->packb, &c);
+            nn_gemm_run(ex->pool, ex->packb, &c);
         }
     return PXS_OK;
 }
@@ -421,7 +421,7 @@ static int exec_gemm(struct nn_exec *ex, const struct nn_node *n, const struct n
         .k = k, .M = M, .N = N, .K = K, .ap = ap, .b = B, .b_rs = tb ? 1 : N, .b_cs = tb ? K : 1,
         .c = Y, .ldc = N, .bias = NULL, .lo = -INFINITY, .hi = INFINITY,
     };
-    nn_gemm_run(ex->m->pool, ex->m->packb, &c);
+    nn_gemm_run(ex->pool, ex->packb, &c);
     int has_c = n->n_in == 3 && in[2].dtype && beta != 0.f;
     if (alpha != 1.f || has_c) {
         const float *C = has_c ? in[2].data : NULL;
@@ -514,7 +514,7 @@ static int exec_matmul(struct nn_exec *ex, const struct nn_node *n, const struct
             .k = k, .M = (size_t)M, .N = (size_t)N, .K = (size_t)K, .ap = ex->ws, .b = B, .b_rs = (size_t)N,
             .b_cs = 1, .c = Y, .ldc = (size_t)N, .bias = NULL, .lo = -INFINITY, .hi = INFINITY,
         };
-        nn_gemm_run(ex->m->pool, ex->m->packb, &c);
+        nn_gemm_run(ex->pool, ex->packb, &c);
         for (int i = batch.ndim - 1; i >= 0; i--) {
             if (++idx[i] < batch.d[i]) break;
             idx[i] = 0;

@@ -97,7 +97,7 @@ static int eval_now(struct pxs_nn_model *m, struct nn_node *n, struct nn_tensor 
     if (ws > m->opts.max_arena_bytes) return nn_node_err(err, PXS_ELIMIT, n, "scratch too large");
     void *wsb = ws ? pxs_aligned_alloc(64, align64(ws)) : NULL;
     if (ws && !wsb) return pxs_errf(err, PXS_ENOMEM, "nn: out of memory");
-    struct nn_exec ex = {m, err, wsb, ws, 1};
+    struct nn_exec ex = {m, err, wsb, ws, 1, NULL, m->packb};
     int rc = n->op->exec(&ex, n, tin, tout);
     pxs_free(wsb);
     return rc;
@@ -572,6 +572,18 @@ fail:
     return rc;
 }
 
+int nn_arena_reserve(void **arena, size_t *cap, const struct nn_plan *p, struct pxs_err *err) {
+    size_t need = align64(p->arena_bytes) + align64(p->ws_bytes);
+    if (need < 64) need = 64; /* never a NULL arena, even with no run-time steps */
+    if (need <= *cap && *arena) return PXS_OK;
+    void *a = pxs_aligned_alloc(64, need);
+    if (!a) return pxs_errf(err, PXS_ENOMEM, "nn: out of memory for %zu bytes of activations", need);
+    pxs_free(*arena);
+    *arena = a;
+    *cap = need;
+    return PXS_OK;
+}
+
 int nn_plan_get(struct pxs_nn_model *m, int batch, struct nn_plan **out, struct pxs_err *err) {
     for (int i = 0; i < m->n_plans; i++)
         if (m->plans[i]->batch == batch) {
@@ -581,22 +593,13 @@ int nn_plan_get(struct pxs_nn_model *m, int batch, struct nn_plan **out, struct 
     struct nn_plan *p;
     int rc = plan_build(m, batch, &p, err);
     if (rc) return rc;
-    size_t need = align64(p->arena_bytes) + align64(p->ws_bytes);
-    if (need < 64) need = 64; /* never a NULL arena, even with no run-time steps */
-    if (need > m->arena_cap) {
-        void *a = pxs_aligned_alloc(64, need);
-        if (!a) {
-            nn_plan_free(p);
-            return pxs_errf(err, PXS_ENOMEM, "nn: out of memory for %zu bytes of activations", need);
-        }
-        pxs_free(m->arena);
-        m->arena = a;
-        m->arena_cap = need;
-    }
+    p->items = -1;
     int cap = (int)(sizeof m->plans / sizeof m->plans[0]);
     if (m->n_plans == cap) {
-        nn_plan_free(m->plans[0]);
-        memmove(&m->plans[0], &m->plans[1], (size_t)(cap - 1) * sizeof m->plans[0]);
+        /* evict the oldest plan, but keep batch 1 (item-parallel runs hold it) */
+        int victim = m->plans[0]->batch == 1 ? 1 : 0;
+        nn_plan_free(m->plans[victim]);
+        memmove(&m->plans[victim], &m->plans[victim + 1], (size_t)(cap - 1 - victim) * sizeof m->plans[0]);
         m->n_plans--;
     }
     m->plans[m->n_plans++] = p;

@@ -5,8 +5,12 @@
  * batch (fixed batch or 1), so every shape or operator error is reported at
  * load time. Run binds the plan's arena offsets, executes the steps in order
  * and copies the requested output out; after the first run at a batch size
- * it allocates nothing.
+ * it allocates nothing. A batch of independent items (items_separable) with
+ * enough items per thread runs item-parallel instead: the pool's tasks are
+ * the items, each runs the batch-1 plan in its thread's own arena and view
+ * array (struct nn_ictx), with no synchronisation between layers.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +27,8 @@ void pxs_nn_load_opts_init(struct pxs_nn_load_opts *opts) {
     opts->max_file_bytes = NN_DEFAULT_MAX_FILE;
     opts->max_arena_bytes = NN_DEFAULT_MAX_ARENA;
 }
+
+static void ictx_free(struct pxs_nn_model *m);
 
 void pxs_nn_model_free(pxs_nn_model *m) {
     if (!m) return;
@@ -49,6 +55,7 @@ void pxs_nn_model_free(pxs_nn_model *m) {
     pxs_free(m->outputs);
     pxs_free(m->base_dir);
     pxs_free(m->arena);
+    ictx_free(m);
     if (m->packb) {
         for (int i = 0; i < m->threads; i++) pxs_free(m->packb[i]);
         pxs_free(m->packb);
@@ -84,6 +91,7 @@ int pxs_nn_model_load_buffer(const void *data, size_t len, const char *base_dir,
         goto fail;
     }
     m->gk = nn_gemm_kernel_best();
+    m->item_mode = 1;
     m->threads = m->opts.threads;
     m->input = -1;
     if (base_dir) {
@@ -213,6 +221,165 @@ int pxs_nn_model_output_shape(pxs_nn_model *m, const char *output_name, int batc
     return PXS_OK;
 }
 
+/* Bind plan p's run-time values to `arena` in the view array t, run its
+ * steps and leave the results in the arena. */
+static int run_steps(struct pxs_nn_model *m, const struct nn_plan *p, struct nn_tensor *t, struct nn_tensor *tin,
+                     struct nn_tensor *tout, char *arena, const float *input, struct nn_pool *pool,
+                     float **packb, struct pxs_err *err) {
+    for (int s = 0; s < p->n_steps; s++) {
+        const struct nn_node *n = &m->nodes[p->steps[s]];
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0) t[n->out[k]].data = arena + p->off[n->out[k]];
+    }
+    t[m->input].data = (void *)(uintptr_t)input;
+    size_t ws_off = (p->arena_bytes + 63) & ~(size_t)63;
+    struct nn_exec ex = {m, err, arena + ws_off, p->ws_bytes, 0, pool, packb};
+    int rc = PXS_OK;
+    for (int s = 0; s < p->n_steps && !rc; s++) {
+        const struct nn_node *n = &m->nodes[p->steps[s]];
+        for (int j = 0; j < n->n_in; j++) {
+            if (n->in[j] >= 0) tin[j] = t[n->in[j]];
+            else memset(&tin[j], 0, sizeof tin[j]);
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            if (n->out[k] >= 0) tout[k] = t[n->out[k]];
+            else memset(&tout[k], 0, sizeof tout[k]);
+        }
+        rc = n->op->exec(&ex, n, tin, tout);
+    }
+    return rc;
+}
+
+/* Value v has shape [1, rest...] in p1 and [B, rest...] in pb. */
+static int batch_major(const struct nn_plan *p1, const struct nn_plan *pb, int v) {
+    const struct nn_tensor *a = &p1->t[v], *b = &pb->t[v];
+    if (a->dtype != b->dtype || a->shape.ndim != b->shape.ndim || a->shape.ndim < 1) return 0;
+    if (a->shape.d[0] != 1 || b->shape.d[0] != pb->batch) return 0;
+    for (int i = 1; i < a->shape.ndim; i++)
+        if (a->shape.d[i] != b->shape.d[i]) return 0;
+    return 1;
+}
+
+static int axis_is_batch(int64_t axis, int rank) { return rank > 0 && (axis == 0 || axis == -(int64_t)rank); }
+
+/* Can the batch-pb run be done as pb->batch independent runs of p1? Every
+ * run-time value and every output must be batch-major with the same
+ * per-item shape, the step lists must agree, and no node may work across
+ * the batch axis (axis/axes naming axis 0, a Transpose moving it, Gemm with
+ * transA). Reshapes that merge items change a shape and are caught above. */
+static int items_separable(const struct pxs_nn_model *m, const struct nn_plan *p1, const struct nn_plan *pb) {
+    if (p1->n_steps != pb->n_steps) return 0;
+    for (int i = 0; i < m->n_outputs; i++)
+        if (!batch_major(p1, pb, m->outputs[i])) return 0;
+    for (int s = 0; s < pb->n_steps; s++) {
+        if (p1->steps[s] != pb->steps[s]) return 0;
+        const struct nn_node *n = &m->nodes[pb->steps[s]];
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0 && pb->t[n->out[k]].dtype && !batch_major(p1, pb, n->out[k])) return 0;
+        int rank = n->n_in > 0 && n->in[0] >= 0 ? pb->t[n->in[0]].shape.ndim : 0;
+        for (int a = 0; a < n->n_attrs; a++) {
+            const struct nn_attr *at = &n->attrs[a];
+            if (!at->name) continue;
+            if (!strcmp(at->name, "axis") && at->type == NN_AT_INT && axis_is_batch(at->i, rank)) return 0;
+            if (!strcmp(at->name, "axes") && at->type == NN_AT_INTS)
+                for (size_t i = 0; i < at->n; i++)
+                    if (axis_is_batch(at->ints[i], rank)) return 0;
+            if (!strcmp(at->name, "perm") && at->type == NN_AT_INTS && at->n > 0 && at->ints[0] != 0) return 0;
+            if (!strcmp(at->name, "transA") && at->type == NN_AT_INT && at->i != 0) return 0;
+        }
+    }
+    return 1;
+}
+
+static void ictx_free(struct pxs_nn_model *m) {
+    if (!m->ictx) return;
+    for (int i = 0; i < m->threads; i++) {
+        pxs_free(m->ictx[i].arena);
+        pxs_free(m->ictx[i].t);
+        pxs_free(m->ictx[i].tin);
+        pxs_free(m->ictx[i].tout);
+    }
+    pxs_free(m->ictx);
+    m->ictx = NULL;
+}
+
+static int ictx_ensure(struct pxs_nn_model *m, const struct nn_plan *p1, struct pxs_err *err) {
+    if (!m->ictx) {
+        m->ictx = pxs_calloc((size_t)m->threads, sizeof *m->ictx);
+        if (!m->ictx) return pxs_errf(err, PXS_ENOMEM, "nn: out of memory");
+        for (int i = 0; i < m->threads; i++) {
+            struct nn_ictx *c = &m->ictx[i];
+            c->t = pxs_calloc((size_t)m->n_values + 1, sizeof *c->t);
+            c->tin = pxs_calloc((size_t)m->max_io + 1, sizeof *c->tin);
+            c->tout = pxs_calloc((size_t)m->max_io + 1, sizeof *c->tout);
+            if (!c->t || !c->tin || !c->tout) {
+                ictx_free(m);
+                return pxs_errf(err, PXS_ENOMEM, "nn: out of memory");
+            }
+        }
+    }
+    for (int i = 0; i < m->threads; i++) {
+        int rc = nn_arena_reserve(&m->ictx[i].arena, &m->ictx[i].arena_cap, p1, err);
+        if (rc) return rc;
+    }
+    return PXS_OK;
+}
+
+struct item_run {
+    struct pxs_nn_model *m;
+    const struct nn_plan *p1;
+    int ov;
+    const float *input;
+    float *out;
+    size_t in_item, out_item;
+    atomic_int failed;
+};
+
+static void item_task(void *vctx, size_t i, int tid) {
+    struct item_run *r = vctx;
+    if (atomic_load(&r->failed)) return;
+    struct pxs_nn_model *m = r->m;
+    struct nn_ictx *c = &m->ictx[tid];
+    memcpy(c->t, r->p1->t, (size_t)m->n_values * sizeof *c->t);
+    int rc = run_steps(m, r->p1, c->t, c->tin, c->tout, c->arena, r->input + i * r->in_item, NULL,
+                       &m->packb[tid], &c->err);
+    if (rc) {
+        if (!c->rc) c->rc = rc;
+        atomic_store(&r->failed, 1);
+        return;
+    }
+    if (r->out_item) memcpy(r->out + i * r->out_item, c->t[r->ov].data, r->out_item * sizeof(float));
+}
+
+/* Item-parallel run: each thread runs whole batch-1 passes on its own items
+ * (no per-layer synchronisation, and each item's activations stay in the
+ * thread's cache). Returns 1 when done (rc in *rc), 0 when the batch must
+ * run layer by layer instead. */
+static int run_items(struct pxs_nn_model *m, struct nn_plan *pb, const float *input, int ov, float *out,
+                     int *rc, struct pxs_err *err) {
+    struct nn_plan *p1;
+    struct pxs_err lerr = {0};
+    if (nn_plan_get(m, 1, &p1, &lerr) != PXS_OK) {
+        pb->items = 0;
+        return 0;
+    }
+    if (pb->items < 0) pb->items = items_separable(m, p1, pb);
+    if (!pb->items) return 0;
+    *rc = ictx_ensure(m, p1, err);
+    if (*rc) return 1;
+    struct item_run r = {m, p1, ov, input, out, p1->t[m->input].numel, p1->t[ov].numel, 0};
+    atomic_init(&r.failed, 0);
+    for (int i = 0; i < m->threads; i++) {
+        m->ictx[i].rc = PXS_OK;
+        pxs_err_clear(&m->ictx[i].err);
+    }
+    nn_pool_run(m->pool, (size_t)pb->batch, item_task, &r);
+    *rc = PXS_OK;
+    for (int i = 0; i < m->threads && !*rc; i++)
+        if (m->ictx[i].rc) *rc = pxs_errf(err, m->ictx[i].rc, "%s", m->ictx[i].err.msg);
+    return 1;
+}
+
 int pxs_nn_run(pxs_nn_model *m, const float *input, int batch, const char *output_name, float *out,
                size_t out_cap, size_t *out_len, struct pxs_err *err) {
     if (out_len) *out_len = 0;
@@ -229,35 +396,17 @@ int pxs_nn_run(pxs_nn_model *m, const float *input, int batch, const char *outpu
     if (out_cap < need)
         return pxs_errf(err, PXS_ELIMIT, "nn: output '%s' needs %zu floats, buffer holds %zu",
                         m->values[ov].name, need, out_cap);
-    /* bind */
-    char *arena = m->arena;
-    for (int s = 0; s < p->n_steps; s++) {
-        const struct nn_node *n = &m->nodes[p->steps[s]];
-        for (int k = 0; k < n->n_out; k++)
-            if (n->out[k] >= 0) p->t[n->out[k]].data = arena + p->off[n->out[k]];
-    }
-    p->t[m->input].data = (void *)(uintptr_t)input;
-    size_t ws_off = (p->arena_bytes + 63) & ~(size_t)63;
-    struct nn_exec ex = {m, err, arena + ws_off, p->ws_bytes, 0};
-    for (int s = 0; s < p->n_steps; s++) {
-        const struct nn_node *n = &m->nodes[p->steps[s]];
-        for (int j = 0; j < n->n_in; j++) {
-            if (n->in[j] >= 0) m->tin[j] = p->t[n->in[j]];
-            else memset(&m->tin[j], 0, sizeof m->tin[j]);
-        }
-        for (int k = 0; k < n->n_out; k++) {
-            if (n->out[k] >= 0) m->tout[k] = p->t[n->out[k]];
-            else memset(&m->tout[k], 0, sizeof m->tout[k]);
-        }
-        rc = n->op->exec(&ex, n, m->tin, m->tout);
-        if (rc) {
-            p->t[m->input].data = NULL;
-            return rc;
-        }
-    }
-    if (need) memcpy(out, p->t[ov].data, need * sizeof(float));
+    /* Item-parallel when every thread gets whole items with little imbalance. */
+    int T = m->threads;
+    if (m->item_mode && batch > 1 && !m->fixed_batch && p->items != 0 &&
+        (T == 1 || batch % T == 0 || batch >= 4 * T) && run_items(m, p, input, ov, out, &rc, err))
+        return rc;
+    rc = nn_arena_reserve(&m->arena, &m->arena_cap, p, err);
+    if (rc) return rc;
+    rc = run_steps(m, p, p->t, m->tin, m->tout, m->arena, input, m->pool, m->packb, err);
+    if (!rc && need) memcpy(out, p->t[ov].data, need * sizeof(float));
     p->t[m->input].data = NULL;
-    return PXS_OK;
+    return rc;
 }
 
 void pxs_nn_model_stats(const pxs_nn_model *m, struct pxs_nn_stats *st) {

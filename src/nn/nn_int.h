@@ -132,6 +132,19 @@ struct nn_plan {
     size_t arena_bytes;    /* activation bytes */
     size_t ws_bytes;       /* scratch bytes (shared by all nodes) */
     double flops;
+    int items;             /* batch > 1 may run as `batch` runs of the batch-1
+                              plan: -1 not checked yet, 0 no, 1 yes (model.c) */
+};
+
+/* Per-thread context for item-parallel runs (model.c): each worker runs
+ * whole batch-1 passes of the graph in its own arena. */
+struct nn_ictx {
+    void *arena;
+    size_t arena_cap;
+    struct nn_tensor *t;     /* n_values + 1 views, bound to this arena */
+    struct nn_tensor *tin, *tout;
+    struct pxs_err err;
+    int rc;
 };
 
 struct nn_pool;
@@ -162,9 +175,13 @@ struct pxs_nn_model {
     /* plan cache */
     struct nn_plan *plans[8];
     int n_plans;
-    /* arena */
+    /* arena (layer-by-layer runs) */
     void *arena;
     size_t arena_cap;
+    /* item-parallel runs: one context per thread, allocated on first use;
+     * item_mode = 0 forces layer-by-layer runs (tests, benchmarks) */
+    struct nn_ictx *ictx;
+    int item_mode;
     /* per-thread GEMM packing buffers */
     float **packb;
     size_t packb_floats;
@@ -196,7 +213,12 @@ void nn_value_free_data(struct nn_value *v);
 /* Loader pieces */
 int nn_onnx_parse(struct pxs_nn_model *m, const uint8_t *data, size_t len, struct pxs_err *err);
 int nn_graph_build(struct pxs_nn_model *m, struct pxs_err *err);
+/* Plan for a batch size (cached; the batch-1 plan is never evicted, so a
+ * pointer to it stays valid while other plans are built). Allocates no
+ * arena: see nn_arena_reserve. */
 int nn_plan_get(struct pxs_nn_model *m, int batch, struct nn_plan **out, struct pxs_err *err);
+/* Grow *arena (64-aligned, *cap bytes) to hold p's activations + scratch. */
+int nn_arena_reserve(void **arena, size_t *cap, const struct nn_plan *p, struct pxs_err *err);
 void nn_plan_free(struct nn_plan *p);
 
 /* ---- operators ---------------------------------------------------------- */
@@ -207,6 +229,8 @@ struct nn_exec {
     void *ws;              /* scratch of plan->ws_bytes */
     size_t ws_bytes;
     int plan_time;         /* evaluating constants while planning */
+    struct nn_pool *pool;  /* pool to split the node over, NULL = run inline */
+    float **packb;         /* GEMM B-packing buffers, indexed by pool tid */
 };
 
 /* Shape inference context: constant inputs have data != NULL. */

@@ -147,7 +147,7 @@ static void map_task(void *vctx, size_t t, int tid) {
 static int map_run(struct nn_exec *ex, const struct nn_tensor *in, struct nn_tensor *out,
                    void (*fn)(const float *, float *, size_t, float, float), float p0, float p1) {
     struct map_ctx c = {in[0].data, out[0].data, in[0].numel, 32768, p0, p1, fn};
-    nn_pool_run(ex->m->pool, (c.n + c.chunk - 1) / c.chunk, map_task, &c);
+    nn_pool_run(ex->pool, (c.n + c.chunk - 1) / c.chunk, map_task, &c);
     return PXS_OK;
 }
 
@@ -373,8 +373,30 @@ static int bin_i(int k, int64_t a, int64_t b, int64_t *r) {
             for (int64_t j = 0; j < len; j++) { float x = pa[j * sa], y = pb[j * sb]; po[j] = (OPEXPR); } \
     } while (0)
 
+/* Same-shape Add (residual connections): unrolled by 8 so that GCC's -O2
+ * (SLP) vectorises it. Outputs never alias inputs (the memory planner gives
+ * a step's outputs blocks distinct from its live inputs). */
+static void add_same(const float *restrict a, const float *restrict b, float *restrict o, int64_t n) {
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        o[j] = a[j] + b[j];
+        o[j + 1] = a[j + 1] + b[j + 1];
+        o[j + 2] = a[j + 2] + b[j + 2];
+        o[j + 3] = a[j + 3] + b[j + 3];
+        o[j + 4] = a[j + 4] + b[j + 4];
+        o[j + 5] = a[j + 5] + b[j + 5];
+        o[j + 6] = a[j + 6] + b[j + 6];
+        o[j + 7] = a[j + 7] + b[j + 7];
+    }
+    for (; j < n; j++) o[j] = a[j] + b[j];
+}
+
 static void bin_row_f(int k, const float *pa, const float *pb, float *po, int64_t len, int64_t sa,
                       int64_t sb) {
+    if (k == BIN_ADD && sa == 1 && sb == 1) {
+        add_same(pa, pb, po, len);
+        return;
+    }
     switch (k) {
     case BIN_ADD: BIN_INNER(x + y); break;
     case BIN_SUB: BIN_INNER(x - y); break;
@@ -448,7 +470,7 @@ static int exec_binary(struct nn_exec *ex, const struct nn_node *n, const struct
     if (in[0].dtype == NN_DT_F32) {
         struct bin_ctx c = {in, out, &bc, k, n->act, n->act_lo, n->act_hi, rows, 0};
         c.per_task = rows_per_task(rows, (size_t)len);
-        nn_pool_run(ex->m->pool, (rows + c.per_task - 1) / c.per_task, bin_rows, &c);
+        nn_pool_run(ex->pool, (rows + c.per_task - 1) / c.per_task, bin_rows, &c);
         return PXS_OK;
     }
     int64_t idx[NN_MAX_DIMS] = {0};

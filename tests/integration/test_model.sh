@@ -84,3 +84,23 @@ head -c 100000 "$M/mobilenet_v2_embed.onnx" >"$WORK/cut.onnx"
 [[ $? -eq 1 ]] && [[ -s "$WORK/e.txt" ]] || fail "truncated model"
 echo "  truncated model -> $(cat "$WORK/e.txt")"
 pass "bad descriptions and models give clear errors"
+
+# Near-duplicate mode: rotated and heavily recompressed copies find their
+# original first among 30 Corel photos (bench/neardup_eval.sh measures all
+# 2200 copies).
+ND=$PXS_SHARED/data/nearduplicate_generated_corel
+mkdir -p "$WORK/orig"
+for i in $(seq 0 33 990); do cp "$PXS_SHARED/data/corel1k_wang/images/$i.jpg" "$WORK/orig/"; done
+"$PXS_BIN" index --quiet --model "$M/mobilenet_v2_embed.onnx" --model-config "$CFG" \
+  --data "$WORK/nd" "$WORK/orig" 2>/dev/null || fail "index originals"
+queries=()
+for i in 0 99 198 297 396 495 594 693 792 891 990; do
+  for edit in rot_90 jpeg_q5 gray scale_0.25; do
+    [[ -f "$ND/$edit/$i.jpg" ]] && queries+=("$ND/$edit/$i.jpg")
+  done
+done
+[[ ${#queries[@]} -ge 8 ]] || fail "too few near-duplicate queries (${#queries[@]})"
+"$PXS_BIN" search --near-duplicates --json -k 1 --data "$WORK/nd" "${queries[@]}" >"$WORK/nd.jsonl" || fail "near-duplicate search"
+wrong=$(json_eval "$WORK/nd.jsonl" "[r['query'] for r in rows if r['results'][0]['path'].rsplit('/',1)[1] != r['query'].rsplit('/',1)[1]]")
+[[ "$wrong" == "[]" ]] || fail "near-duplicate misses: $wrong"
+pass "--near-duplicates: ${#queries[@]} rotated/recompressed/grey/rescaled copies all find their original"

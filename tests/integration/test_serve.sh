@@ -32,7 +32,8 @@ pass "non-image upload -> $code with a JSON error"
 curl -sf "$base/" | grep -qi '<html' || fail "web page"
 id=$(curl -s -F "image=@$src/0.jpg" "$base/api/search" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["id"])') \
   || fail "/api/search"
-curl -sf "$base/api/thumbnail/$id" | head -c 2 | od -An -tx1 | grep -q 'ff d8' || fail "thumbnail is not a JPEG"
+curl -sf -o "$WORK/thumb.jpg" "$base/api/thumbnail/$id" || fail "thumbnail download"
+[[ $(od -An -tx1 -N2 "$WORK/thumb.jpg") == " ff d8" ]] || fail "thumbnail is not a JPEG"
 pass "web page, /api/search and thumbnails"
 
 kill -TERM $pid

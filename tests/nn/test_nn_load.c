@@ -397,7 +397,8 @@ static void gemm_with(const struct nn_gemm_kernel *k, size_t M, size_t N, size_t
 
 PXS_TEST(nn_gemm_kernels_match_generic) {
     static const size_t shapes[][3] = {{1, 1, 1}, {12, 32, 16}, {13, 33, 7}, {6, 16, 300}, {25, 70, 513},
-                                       {5, 400, 9}, {40, 3, 260}, {96, 784, 24}};
+                                       {5, 400, 9}, {40, 3, 260}, {96, 784, 24}, {20, 49, 320}, {64, 196, 40},
+                                       {16, 17, 5}, {7, 16, 3}};
     const struct nn_gemm_kernel *gen = nn_gemm_kernel_for(NN_ISA_GENERIC);
     CHECK(gen != NULL);
     int tested = 0;
@@ -549,7 +550,9 @@ PXS_TEST(nn_depthwise_kernels_match_generic) {
         tested++;
         static const int cfg[][4] = {/* H W stride pad */
                                      {1, 1, 1, 1}, {5, 7, 1, 1}, {16, 16, 1, 1}, {17, 33, 2, 1}, {112, 112, 1, 1},
-                                     {112, 112, 2, 1}, {7, 7, 1, 0}, {9, 40, 2, 0}, {6, 19, 2, 2}, {3, 50, 1, 2}};
+                                     {112, 112, 2, 1}, {7, 7, 1, 0}, {9, 40, 2, 0}, {6, 19, 2, 2}, {3, 50, 1, 2},
+                                     {14, 14, 1, 1}, {14, 14, 2, 1}, {7, 7, 1, 1}, {28, 28, 2, 1}, {2, 3, 2, 1},
+                                     {4, 2, 1, 2}, {5, 31, 2, 2}, {3, 1500, 1, 1}, {3, 1500, 2, 1}};
         for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
             int H = cfg[c][0], W = cfg[c][1], s = cfg[c][2], p = cfg[c][3];
             int OH = (H + 2 * p - 3) / s + 1, OW = (W + 2 * p - 3) / s + 1;
