@@ -1,15 +1,23 @@
 /*
- * bench/ann_bench.c — HNSW recall@10 and single-threaded QPS on
- * Fashion-MNIST (60000 train x 784-d raw pixel values as float, 10000 test
- * queries, L2), against the shared ground truth
- * (../shared/data/fashion-mnist/groundtruth/fashion-mnist_test_top100_l2.ivecs).
+ * bench/ann_bench.c — recall@10 and single-threaded QPS of a pixseek index
+ * on Fashion-MNIST (60000 train x 784-d raw pixel values as float, 10000
+ * test queries, L2), against the shared ground truth
+ * (../shared/data/fashion-mnist/groundtruth/fashion-mnist_test_top100_l2.ivecs),
+ * following the ann-benchmarks protocol: one query at a time, one thread,
+ * k = 10, recall = |returned 10 ∩ true top 10| / 10 averaged over queries.
  *
  *   apt-get install dataset-fashion-mnist     (gzip IDX files in /usr/share/datasets/fashion-mnist)
  *   make module-test M=index BUILD=build/h-index && sh bench/index_bench.sh build/h-index
- *   build/h-index/ann_bench [-m M] [-efc EF_CONSTRUCTION] [-q N_QUERIES] [-data DIR] [-gt FILE]
+ *   build/h-index/ann_bench [-index hnsw|ivf_flat|ivf_sq8|ivf_pq|flat] [-m M]
+ *       [-efc EF_CONSTRUCTION] [-nlist NLIST] [-pqm M] [-pqnbits B]
+ *       [-sweep 10,20,...  (ef for HNSW, nprobe for IVF)] [-q N_QUERIES]
+ *       [-data DIR] [-gt FILE]
  *
+ * Prints a table and machine-readable lines for bench/ann.sh:
+ *   BUILD <name> <seconds> <memory bytes>
+ *   RESULT <name> <param> <recall@10> <QPS>
+ *   FLATSCAN <name> <ms per query> <GB/s of vectors scanned>
  * The .gz files are read through `gzip -dc` so the bench needs no zlib.
- * Recall@10 = |returned 10 ∩ true top 10| / 10, averaged over queries.
  */
 #include "pixseek/index.h"
 
@@ -73,17 +81,41 @@ static int *load_ivecs(const char *path, size_t *n, size_t *k) {
     return out;
 }
 
+/* Comma-separated positive ints into out (at most max); returns count. */
+static size_t parse_list(const char *s, int *out, size_t max) {
+    size_t n = 0;
+    while (*s && n < max) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s) break;
+        if (v > 0) out[n++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}
+
 int main(int argc, char **argv) {
-    int m = 16, efc = 200;
+    int m = 16, efc = 200, nlist = 256, pqm = 56, pqnbits = 8;
     size_t nq_max = 10000;
+    const char *type_name = "hnsw", *sweep = NULL;
     const char *dir = "/usr/share/datasets/fashion-mnist";
     const char *gt_path = "../shared/data/fashion-mnist/groundtruth/fashion-mnist_test_top100_l2.ivecs";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-m")) m = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-efc")) efc = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-nlist")) nlist = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-pqm")) pqm = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-pqnbits")) pqnbits = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-index")) type_name = argv[i + 1];
+        else if (!strcmp(argv[i], "-sweep")) sweep = argv[i + 1];
         else if (!strcmp(argv[i], "-q")) nq_max = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "-data")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "-gt")) gt_path = argv[i + 1];
+    }
+    enum pxs_index_type type;
+    if (pxs_index_type_parse(type_name, &type) != PXS_OK) {
+        fprintf(stderr, "ann_bench: unknown index type %s\n", type_name);
+        return 2;
     }
     char path[4096];
     size_t nb, dim, nq, dimq, ngt, kgt;
@@ -101,11 +133,24 @@ int main(int argc, char **argv) {
            pxs_dist_kernel_name(), pxs_cpu_describe());
 
     struct pxs_err err = {0};
-    struct pxs_index_params p = {.type = PXS_INDEX_HNSW,
+    struct pxs_index_params p = {.type = type,
                                  .metric = PXS_METRIC_L2,
                                  .dim = dim,
                                  .hnsw_m = m,
-                                 .hnsw_ef_construction = efc};
+                                 .hnsw_ef_construction = efc,
+                                 .ivf_nlist = nlist,
+                                 .pq_m = pqm,
+                                 .pq_nbits = pqnbits,
+                                 .ivf_train_size = nb}; /* train on everything, once */
+    char name[64];
+    if (type == PXS_INDEX_HNSW)
+        snprintf(name, sizeof name, "pixseek-hnsw(M=%d,efC=%d)", m, efc);
+    else if (type == PXS_INDEX_IVF_PQ)
+        snprintf(name, sizeof name, "pixseek-ivf_pq(nlist=%d,m=%d,nbits=%d)", nlist, pqm, pqnbits);
+    else if (type == PXS_INDEX_FLAT)
+        snprintf(name, sizeof name, "pixseek-flat");
+    else
+        snprintf(name, sizeof name, "pixseek-%s(nlist=%d)", type_name, nlist);
     pxs_index *ix;
     if (pxs_index_new(&p, &ix, &err) != PXS_OK) {
         fprintf(stderr, "ann_bench: %s\n", err.msg);
@@ -117,17 +162,59 @@ int main(int argc, char **argv) {
             fprintf(stderr, "ann_bench: add: %s\n", err.msg);
             return 1;
         }
+    if (pxs_index_train(ix, &err) != PXS_OK) {
+        fprintf(stderr, "ann_bench: train: %s\n", err.msg);
+        return 1;
+    }
     double build = pxs_now_seconds() - t0;
-    printf("HNSW M=%d efConstruction=%d: build %.1f s (%.0f adds/s, 1 thread), memory %.1f MiB\n",
-           m, efc, build, (double)nb / build, (double)pxs_index_memory(ix) / (1024.0 * 1024.0));
+    printf("%s: build %.1f s (1 thread), memory %.1f MiB\n", name, build,
+           (double)pxs_index_memory(ix) / (1024.0 * 1024.0));
+    printf("BUILD %s %.2f %zu\n", name, build, pxs_index_memory(ix));
 
     struct pxs_hit hits[10];
-    const int efs[] = {10, 16, 32, 64, 128, 256, 512};
-    printf("%6s %10s %10s %10s\n", "ef", "recall@10", "QPS", "us/query");
-    for (size_t e = 0; e < sizeof efs / sizeof efs[0]; e++) {
-        struct pxs_search_params sp = {.ef = efs[e]};
+    int params[64];
+    size_t np;
+    if (type == PXS_INDEX_FLAT) {
+        /* Exact scan: the memory-bandwidth line (vectors read per second). */
+        size_t nfq = nq < 200 ? nq : 200, found = 0, n;
+        t0 = pxs_now_seconds();
+        for (size_t q = 0; q < nfq; q++) {
+            if (pxs_index_search(ix, queries + q * dim, 10, hits, &n, &err) != PXS_OK) return 1;
+            for (size_t a = 0; a < n; a++)
+                for (size_t b = 0; b < 10; b++)
+                    if (hits[a].id == gt[q * kgt + b]) {
+                        found++;
+                        break;
+                    }
+        }
+        double t = pxs_now_seconds() - t0;
+        double gbs = (double)nfq * (double)nb * (double)dim * 4.0 / t / 1e9;
+        printf("FLAT recall %.4f, %.2f ms/query, %.1f GB/s (%zu queries)\n",
+               (double)found / (double)(nfq * 10), t * 1e3 / (double)nfq, gbs, nfq);
+        printf("FLATSCAN %s %.3f %.2f\n", name, t * 1e3 / (double)nfq, gbs);
+        pxs_index_free(ix);
+        free(base);
+        free(queries);
+        free(gt);
+        return 0;
+    }
+    if (sweep) {
+        np = parse_list(sweep, params, 64);
+    } else if (type == PXS_INDEX_HNSW) {
+        const int d[] = {10, 16, 32, 64, 128, 256, 512};
+        np = sizeof d / sizeof d[0];
+        memcpy(params, d, sizeof d);
+    } else {
+        const int d[] = {1, 2, 4, 8, 16, 32, 64};
+        np = sizeof d / sizeof d[0];
+        memcpy(params, d, sizeof d);
+    }
+    const char *pname = type == PXS_INDEX_HNSW ? "ef" : "nprobe";
+    printf("%8s %10s %10s %10s\n", pname, "recall@10", "QPS", "us/query");
+    for (size_t e = 0; e < np; e++) {
+        struct pxs_search_params sp = {.ef = params[e], .nprobe = params[e]};
         size_t found = 0, n;
-        /* Warm-up pass so the scratch pool is sized before timing. */
+        /* Warm-up pass so scratch pools are sized before timing. */
         for (size_t q = 0; q < 100 && q < nq; q++)
             if (pxs_index_search_ex(ix, queries + q * dim, 10, &sp, hits, &n, &err) != PXS_OK)
                 return 1;
@@ -144,32 +231,10 @@ int main(int argc, char **argv) {
                     }
         }
         double t = pxs_now_seconds() - t0;
-        printf("%6d %10.4f %10.0f %10.1f\n", efs[e], (double)found / (double)(nq * 10),
-               (double)nq / t, t * 1e6 / (double)nq);
+        double rec = (double)found / (double)(nq * 10), qps = (double)nq / t;
+        printf("%8d %10.4f %10.0f %10.1f\n", params[e], rec, qps, t * 1e6 / (double)nq);
+        printf("RESULT %s %s=%d %.4f %.1f\n", name, pname, params[e], rec, qps);
     }
-
-    /* FLAT on a slice of the queries: exact baseline and a check that the
-     * ground truth uses the same metric and data scale. */
-    p.type = PXS_INDEX_FLAT;
-    pxs_index *flat;
-    if (pxs_index_new(&p, &flat, &err) != PXS_OK) return 1;
-    for (size_t i = 0; i < nb; i++)
-        if (pxs_index_add(flat, (int64_t)i, base + i * dim, &err) != PXS_OK) return 1;
-    size_t nfq = nq < 500 ? nq : 500, found = 0, n;
-    t0 = pxs_now_seconds();
-    for (size_t q = 0; q < nfq; q++) {
-        if (pxs_index_search(flat, queries + q * dim, 10, hits, &n, &err) != PXS_OK) return 1;
-        for (size_t a = 0; a < n; a++)
-            for (size_t b = 0; b < 10; b++)
-                if (hits[a].id == gt[q * kgt + b]) {
-                    found++;
-                    break;
-                }
-    }
-    double t = pxs_now_seconds() - t0;
-    printf("FLAT   %10.4f %10.0f %10.1f   (%zu queries)\n", (double)found / (double)(nfq * 10),
-           (double)nfq / t, t * 1e6 / (double)nfq, nfq);
-    pxs_index_free(flat);
     pxs_index_free(ix);
     free(base);
     free(queries);

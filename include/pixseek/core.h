@@ -152,6 +152,18 @@ int pxs_file_write_atomic(const char *path, const void *data, size_t len,
 /* mkdir -p with mode 0755. */
 int pxs_mkdirs(const char *path, struct pxs_err *err) PXS_MUST_CHECK;
 
+/* ---- little-endian integers (on-disk formats) --------------------------- */
+
+/* Store the low n bytes (1..8) of v little-endian at p / read them back. */
+static inline void pxs_put_le(uint8_t *p, uint64_t v, int n) {
+    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint64_t pxs_get_le(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
 /* ---- hashing ---------------------------------------------------------- */
 
 #define PXS_HASH_BYTES 16

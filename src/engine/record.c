@@ -40,29 +40,20 @@
 
 #include <string.h>
 
-static void put_le(uint8_t *p, uint64_t v, int n) {
-    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 int record_encode(const struct image_record *rec, struct pxs_buf *out) {
     size_t flen = strnlen(rec->format, sizeof rec->format - 1);
     if (rec->path_len > 0xffff) return PXS_ELIMIT;
     uint8_t head[44 + 15];
     head[0] = 1;
-    put_le(head + 1, rec->size, 8);
-    put_le(head + 9, (uint64_t)rec->mtime, 8);
-    put_le(head + 17, (uint32_t)rec->width, 4);
-    put_le(head + 21, (uint32_t)rec->height, 4);
+    pxs_put_le(head + 1, rec->size, 8);
+    pxs_put_le(head + 9, (uint64_t)rec->mtime, 8);
+    pxs_put_le(head + 17, (uint32_t)rec->width, 4);
+    pxs_put_le(head + 21, (uint32_t)rec->height, 4);
     memcpy(head + 25, rec->hash, PXS_HASH_BYTES);
     head[41] = (uint8_t)flen;
     memcpy(head + 42, rec->format, flen);
-    put_le(head + 42 + flen, rec->path_len, 2);
+    pxs_put_le(head + 42 + flen, rec->path_len, 2);
     int rc = pxs_buf_append(out, head, 44 + flen);
     if (rc == PXS_OK) rc = pxs_buf_append(out, rec->path, rec->path_len);
     return rc;
@@ -73,16 +64,16 @@ int record_decode(const void *data, size_t len, struct image_record *rec, struct
     memset(rec, 0, sizeof *rec);
     if (len < 44) return PXS_CORRUPT_BKPT(err, "image record too short");
     if (p[0] != 1) return pxs_errf(err, PXS_ECORRUPT, "image record version %u unknown", p[0]);
-    rec->size = get_le(p + 1, 8);
-    rec->mtime = (int64_t)get_le(p + 9, 8);
-    rec->width = (int32_t)get_le(p + 17, 4);
-    rec->height = (int32_t)get_le(p + 21, 4);
+    rec->size = pxs_get_le(p + 1, 8);
+    rec->mtime = (int64_t)pxs_get_le(p + 9, 8);
+    rec->width = (int32_t)pxs_get_le(p + 17, 4);
+    rec->height = (int32_t)pxs_get_le(p + 21, 4);
     memcpy(rec->hash, p + 25, PXS_HASH_BYTES);
     size_t flen = p[41];
     if (flen > 15 || 44 + flen > len) return PXS_CORRUPT_BKPT(err, "image record format field");
     memcpy(rec->format, p + 42, flen);
     rec->format[flen] = '\0';
-    size_t plen = (size_t)get_le(p + 42 + flen, 2);
+    size_t plen = (size_t)pxs_get_le(p + 42 + flen, 2);
     if (44 + flen + plen != len) return PXS_CORRUPT_BKPT(err, "image record path length");
     rec->path = (const char *)p + 44 + flen;
     rec->path_len = plen;

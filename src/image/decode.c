@@ -24,24 +24,6 @@
 /* vips_thumbnail's width/height argument range. */
 #define THUMB_MAX_SIDE 10000000
 
-/* The libvips loader class expected for each sniffed format. libvips has no
- * buffer/source loader of its own for BMP, only ImageMagick's; PNM has only a
- * source loader (its buffer path would also fall through to ImageMagick). */
-static const struct {
-    const char *loader_prefix; /* class name prefix, e.g. VipsForeignLoadJpegSource */
-    int use_buffer;            /* 1: *_buffer API, 0: VipsSource API */
-} format_loader[] = {
-    [PXS_IMAGE_UNKNOWN] = {NULL, 0},
-    [PXS_IMAGE_JPEG] = {"VipsForeignLoadJpeg", 0},
-    [PXS_IMAGE_PNG] = {"VipsForeignLoadPng", 0},
-    [PXS_IMAGE_GIF] = {"VipsForeignLoadNsgif", 0},
-    [PXS_IMAGE_WEBP] = {"VipsForeignLoadWebp", 0},
-    [PXS_IMAGE_TIFF] = {"VipsForeignLoadTiff", 0},
-    [PXS_IMAGE_BMP] = {"VipsForeignLoadMagick", 1},
-    [PXS_IMAGE_HEIF] = {"VipsForeignLoadHeif", 0},
-    [PXS_IMAGE_PNM] = {"VipsForeignLoadPpm", 0},
-};
-
 void pxs_image_free(struct pxs_image *img) {
     if (!img) return;
     pxs_free(img->pixels);
@@ -50,74 +32,8 @@ void pxs_image_free(struct pxs_image *img) {
     img->height = 0;
 }
 
-/* Is a loader class with this prefix compiled into (and loaded by) libvips? */
-static int loader_available(const char *prefix) {
-    static const char *const suffixes[] = {"Source", "Buffer"};
-    for (size_t i = 0; i < 2; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "%s%s", prefix, suffixes[i]);
-        if (g_type_from_name(name) != 0) return 1;
-    }
-    return 0;
-}
-
-/* Step 2: which loader would libvips use, and is it the one we expect? */
-static int check_loader(enum pxs_image_format fmt, const void *data, size_t len,
-                        struct pxs_err *err) {
-    const char *want = format_loader[fmt].loader_prefix;
-    const char *name;
-    if (format_loader[fmt].use_buffer) {
-        name = vips_foreign_find_load_buffer(data, len);
-    } else {
-        VipsSource *src = vips_source_new_from_memory(data, len);
-        if (!src) return pxs__image_vips_fail(err, PXS_ENOMEM, "libvips source");
-        name = vips_foreign_find_load_source(src);
-        g_object_unref(src);
-    }
-    if (name && strncmp(name, want, strlen(want)) == 0) {
-        pxs__image_vips_discard(); /* probes may log harmless messages */
-        return PXS_OK;
-    }
-    if (!loader_available(want)) {
-        pxs__image_vips_discard();
-        return pxs_errf(err, PXS_EUNSUPPORTED, "no %s loader in this libvips build",
-                        pxs_image_format_name(fmt));
-    }
-    if (name) {
-        pxs__image_vips_discard();
-        return pxs_errf(err, PXS_ECORRUPT, "damaged %s: the %s loader rejected it",
-                        pxs_image_format_name(fmt), pxs_image_format_name(fmt));
-    }
-    /* The loader's own probe refused the bytes. */
-    char what[64];
-    snprintf(what, sizeof what, "damaged %s", pxs_image_format_name(fmt));
-    return pxs__image_vips_fail(err, PXS_ECORRUPT, what);
-}
-
-/* libvips' PNM loader turns a width or height of 0 or above VIPS_MAX_COORD
- * into a GLib warning and a 1-pixel dimension, so check those here. Parses
- * the magic and the first two numbers (comments allowed) in the first 1 KB;
- * a missing number reads as 0. */
-static void pnm_dims(const uint8_t *p, size_t len, uint64_t dims[2]) {
-    size_t i = 2, end = len < 1024 ? len : 1024;
-    for (int field = 0; field < 2; field++) {
-        for (;;) { /* whitespace and comments */
-            while (i < end && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r'))) i++;
-            if (i < end && p[i] == '#') {
-                while (i < end && p[i] != '\n' && p[i] != '\r') i++;
-                continue;
-            }
-            break;
-        }
-        uint64_t v = 0;
-        while (i < end && p[i] >= '0' && p[i] <= '9' && v <= 0xFFFFFFFFu)
-            v = v * 10 + (uint64_t)(p[i++] - '0');
-        dims[field] = v;
-    }
-}
-
 static VipsImage *open_header(enum pxs_image_format fmt, const void *data, size_t len) {
-    if (format_loader[fmt].use_buffer) return vips_image_new_from_buffer(data, len, "", NULL);
+    if (pxs__image_loader_uses_buffer(fmt)) return vips_image_new_from_buffer(data, len, "", NULL);
     VipsSource *src = vips_source_new_from_memory(data, len);
     if (!src) return NULL;
     VipsImage *im = vips_image_new_from_source(src, "", NULL);
@@ -132,7 +48,7 @@ static VipsImage *open_header(enum pxs_image_format fmt, const void *data, size_
 
 static int thumbnail(enum pxs_image_format fmt, const void *data, size_t len, int side,
                      VipsImage **out) {
-    if (format_loader[fmt].use_buffer)
+    if (pxs__image_loader_uses_buffer(fmt))
         return vips_thumbnail_buffer((void *)data, len, out, side, "height", side, "size",
                                      VIPS_SIZE_DOWN, "option_string", LOADER_OPTIONS, NULL);
     VipsSource *src = vips_source_new_from_memory(data, len);
@@ -209,24 +125,9 @@ int pxs_image_decode(const void *data, size_t len, const struct pxs_image_decode
     if (max_side > THUMB_MAX_SIDE) max_side = THUMB_MAX_SIDE;
     uint64_t max_pixels = opts && opts->max_pixels ? opts->max_pixels : PXS_IMAGE_MAX_PIXELS;
 
-    enum pxs_image_format fmt = pxs_image_sniff(data, len);
-    if (fmt == PXS_IMAGE_UNKNOWN)
-        return pxs_errf(err, PXS_EUNSUPPORTED, "not an image (unrecognised file signature)");
-    if (info) info->format = fmt;
-
-    int rc = pxs_image_global_init(err);
-    if (rc != PXS_OK) return rc;
-    if (fmt == PXS_IMAGE_PNM) {
-        uint64_t dims[2];
-        pnm_dims(data, len, dims);
-        if (dims[0] == 0 || dims[1] == 0)
-            return pxs_errf(err, PXS_ECORRUPT, "damaged pnm header: missing or zero width/height");
-        if (dims[0] > VIPS_MAX_COORD || dims[1] > VIPS_MAX_COORD)
-            return pxs_errf(err, PXS_ELIMIT, "image is %llux%llu, the limit is %d per side",
-                            (unsigned long long)dims[0], (unsigned long long)dims[1],
-                            VIPS_MAX_COORD);
-    }
-    rc = check_loader(fmt, data, len, err);
+    enum pxs_image_format fmt;
+    int rc = pxs__image_precheck(data, len, &fmt, err);
+    if (info && fmt != PXS_IMAGE_UNKNOWN) info->format = fmt;
     if (rc != PXS_OK) return rc;
 
     /* Step 3: header only. */
@@ -236,22 +137,9 @@ int pxs_image_decode(const void *data, size_t len, const struct pxs_image_decode
         snprintf(what, sizeof what, "damaged %s header", pxs_image_format_name(fmt));
         return pxs__image_vips_fail(err, PXS_ECORRUPT, what);
     }
-    int w = vips_image_get_width(header), h = vips_image_get_height(header);
-    int orientation = 1;
-    if (vips_image_get_typeof(header, VIPS_META_ORIENTATION)) {
-        int o = 1;
-        if (vips_image_get_int(header, VIPS_META_ORIENTATION, &o) == 0 && o >= 1 && o <= 8)
-            orientation = o;
-    }
-    g_object_unref(header);
-    pxs__image_vips_discard();
-    if (w <= 0 || h <= 0)
-        return pxs_errf(err, PXS_ECORRUPT, "damaged %s: size %dx%d", pxs_image_format_name(fmt),
-                        w, h);
-    uint64_t pixels = (uint64_t)w * (uint64_t)h;
-    if (pixels > max_pixels)
-        return pxs_errf(err, PXS_ELIMIT, "image is %dx%d (%llu pixels), the limit is %llu", w,
-                        h, (unsigned long long)pixels, (unsigned long long)max_pixels);
+    int w, h, orientation;
+    rc = pxs__image_header_check(header, fmt, max_pixels, &w, &h, &orientation, err);
+    if (rc != PXS_OK) return rc;
     if (info) {
         int swap = orientation >= 5; /* 5..8 are the transposing orientations */
         info->width = swap ? h : w;

@@ -10,6 +10,19 @@
 
 /* Move libvips' process-global error text into err as "<what>: <text>"
  * (copied and cleared in one locked step), and return code. */
+/* loader.c: sniff + PNM sanity + expected-loader check before decoding.
+ * *fmt is set (PXS_IMAGE_UNKNOWN when not an image). */
+int pxs__image_precheck(const void *data, size_t len, enum pxs_image_format *fmt,
+                        struct pxs_err *err);
+/* Size, orientation and pixel limit of a lazily opened header, which this
+ * call releases (g_object_unref) whatever the outcome. */
+struct _VipsImage;
+int pxs__image_header_check(struct _VipsImage *header, enum pxs_image_format fmt,
+                            uint64_t max_pixels, int *w, int *h, int *orientation,
+                            struct pxs_err *err);
+/* 1 if the format's expected loader is reached through the buffer API. */
+int pxs__image_loader_uses_buffer(enum pxs_image_format fmt);
+
 int pxs__image_vips_fail(struct pxs_err *err, int code, const char *what);
 /* Drop whatever libvips left in its error buffer after a call that
  * succeeded (some loaders log harmless messages there). */

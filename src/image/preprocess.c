@@ -371,81 +371,10 @@ int pxs_image_pixels_to_tensor(const struct pxs_image *img, const struct pxs_pre
 
 /* ---- decoding (libvips) ------------------------------------------------- */
 
-/* Same table as decode.c: the loader class expected for each format. */
-static const struct {
-    const char *loader_prefix;
-    int use_buffer;
-} loaders[] = {
-    [PXS_IMAGE_UNKNOWN] = {NULL, 0},
-    [PXS_IMAGE_JPEG] = {"VipsForeignLoadJpeg", 0},
-    [PXS_IMAGE_PNG] = {"VipsForeignLoadPng", 0},
-    [PXS_IMAGE_GIF] = {"VipsForeignLoadNsgif", 0},
-    [PXS_IMAGE_WEBP] = {"VipsForeignLoadWebp", 0},
-    [PXS_IMAGE_TIFF] = {"VipsForeignLoadTiff", 0},
-    [PXS_IMAGE_BMP] = {"VipsForeignLoadMagick", 1},
-    [PXS_IMAGE_HEIF] = {"VipsForeignLoadHeif", 0},
-    [PXS_IMAGE_PNM] = {"VipsForeignLoadPpm", 0},
-};
-
-static int check_loader(enum pxs_image_format fmt, const void *data, size_t len,
-                        struct pxs_err *err) {
-    const char *want = loaders[fmt].loader_prefix;
-    const char *name;
-    if (loaders[fmt].use_buffer) {
-        name = vips_foreign_find_load_buffer(data, len);
-    } else {
-        VipsSource *src = vips_source_new_from_memory(data, len);
-        if (!src) return pxs__image_vips_fail(err, PXS_ENOMEM, "libvips source");
-        name = vips_foreign_find_load_source(src);
-        g_object_unref(src);
-    }
-    if (name && strncmp(name, want, strlen(want)) == 0) {
-        pxs__image_vips_discard();
-        return PXS_OK;
-    }
-    char nm[64];
-    snprintf(nm, sizeof nm, "%sSource", want);
-    int avail = g_type_from_name(nm) != 0;
-    snprintf(nm, sizeof nm, "%sBuffer", want);
-    avail = avail || g_type_from_name(nm) != 0;
-    if (!avail) {
-        pxs__image_vips_discard();
-        return pxs_errf(err, PXS_EUNSUPPORTED, "no %s loader in this libvips build",
-                        pxs_image_format_name(fmt));
-    }
-    if (name) {
-        pxs__image_vips_discard();
-        return pxs_errf(err, PXS_ECORRUPT, "damaged %s: the %s loader rejected it",
-                        pxs_image_format_name(fmt), pxs_image_format_name(fmt));
-    }
-    char what[64];
-    snprintf(what, sizeof what, "damaged %s", pxs_image_format_name(fmt));
-    return pxs__image_vips_fail(err, PXS_ECORRUPT, what);
-}
-
-/* PNM width and height from the header (0 if missing), as in decode.c. */
-static void pnm_dims(const uint8_t *p, size_t len, uint64_t dims[2]) {
-    size_t i = 2, end = len < 1024 ? len : 1024;
-    for (int field = 0; field < 2; field++) {
-        for (;;) {
-            while (i < end && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r'))) i++;
-            if (i < end && p[i] == '#') {
-                while (i < end && p[i] != '\n' && p[i] != '\r') i++;
-                continue;
-            }
-            break;
-        }
-        uint64_t v = 0;
-        while (i < end && p[i] >= '0' && p[i] <= '9' && v <= 0xFFFFFFFFu)
-            v = v * 10 + (uint64_t)(p[i++] - '0');
-        dims[field] = v;
-    }
-}
-
 /* Open (lazily) with the format's loader. shrink > 1 only for JPEG. */
 static VipsImage *open_image(enum pxs_image_format fmt, const void *data, size_t len, int shrink,
                              VipsAccess access) {
-    if (loaders[fmt].use_buffer)
+    if (pxs__image_loader_uses_buffer(fmt))
         return vips_image_new_from_buffer(data, len, "", "access", access, "fail_on",
                                           VIPS_FAIL_ON_TRUNCATED, NULL);
     VipsSource *src = vips_source_new_from_memory(data, len);
@@ -547,23 +476,9 @@ int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preproces
     if (len == 0) return pxs_errf(err, PXS_EINVAL, "empty file");
     uint64_t max_pixels = pp->max_pixels ? pp->max_pixels : PXS_IMAGE_MAX_PIXELS;
 
-    enum pxs_image_format fmt = pxs_image_sniff(data, len);
-    if (fmt == PXS_IMAGE_UNKNOWN)
-        return pxs_errf(err, PXS_EUNSUPPORTED, "not an image (unrecognised file signature)");
-    if (info) info->format = fmt;
-    rc = pxs_image_global_init(err);
-    if (rc != PXS_OK) return rc;
-    if (fmt == PXS_IMAGE_PNM) {
-        uint64_t dims[2];
-        pnm_dims(data, len, dims);
-        if (dims[0] == 0 || dims[1] == 0)
-            return pxs_errf(err, PXS_ECORRUPT, "damaged pnm header: missing or zero width/height");
-        if (dims[0] > VIPS_MAX_COORD || dims[1] > VIPS_MAX_COORD)
-            return pxs_errf(err, PXS_ELIMIT, "image is %llux%llu, the limit is %d per side",
-                            (unsigned long long)dims[0], (unsigned long long)dims[1],
-                            VIPS_MAX_COORD);
-    }
-    rc = check_loader(fmt, data, len, err);
+    enum pxs_image_format fmt;
+    rc = pxs__image_precheck(data, len, &fmt, err);
+    if (info && fmt != PXS_IMAGE_UNKNOWN) info->format = fmt;
     if (rc != PXS_OK) return rc;
 
     /* Header: size, orientation, limits. */
@@ -573,22 +488,9 @@ int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preproces
         snprintf(what, sizeof what, "damaged %s header", pxs_image_format_name(fmt));
         return pxs__image_vips_fail(err, PXS_ECORRUPT, what);
     }
-    int w = vips_image_get_width(hdr), h = vips_image_get_height(hdr);
-    int orientation = 1;
-    if (vips_image_get_typeof(hdr, VIPS_META_ORIENTATION)) {
-        int o = 1;
-        if (vips_image_get_int(hdr, VIPS_META_ORIENTATION, &o) == 0 && o >= 1 && o <= 8)
-            orientation = o;
-    }
-    g_object_unref(hdr);
-    pxs__image_vips_discard();
-    if (w <= 0 || h <= 0)
-        return pxs_errf(err, PXS_ECORRUPT, "damaged %s: size %dx%d", pxs_image_format_name(fmt),
-                        w, h);
-    uint64_t npix = (uint64_t)w * (uint64_t)h;
-    if (npix > max_pixels)
-        return pxs_errf(err, PXS_ELIMIT, "image is %dx%d (%llu pixels), the limit is %llu", w, h,
-                        (unsigned long long)npix, (unsigned long long)max_pixels);
+    int w, h, orientation;
+    rc = pxs__image_header_check(hdr, fmt, max_pixels, &w, &h, &orientation, err);
+    if (rc != PXS_OK) return rc;
     const int swap = orientation >= 5;
     if (info) {
         info->width = swap ? h : w;

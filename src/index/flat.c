@@ -13,7 +13,12 @@
  *   search  O(n * dim): batched kernel over blocks of rows into a stack
  *           buffer, keys pushed into a k-bounded heap held in the caller's
  *           hits array. No allocation, no shared mutable state, so any
- *           number of threads may search at once.
+ *           number of threads may search at once. A filter or range is
+ *           applied only to rows that beat the current k-th best.
+ *
+ * Serialized payload (after the common header and params, serialize.c):
+ *   u64 n | i64 ids[n] | f32 vectors[n][dim]   (rows unpadded, in row order)
+ * Load checks: n fits the bytes left, ids are unique, values are finite.
  */
 #include "index/index_int.h"
 
@@ -69,8 +74,9 @@ static void write_row(struct flat_index *f, size_t row, const float *vec) {
     if (f->stride > dim) memset(dst + dim, 0, (f->stride - dim) * sizeof(float));
 }
 
-static int flat_add(pxs_index *ix, int64_t id, const float *vec, struct pxs_err *err) {
+static int flat_add(pxs_index *ix, int64_t id, const void *vvec, struct pxs_err *err) {
     struct flat_index *f = (struct flat_index *)ix;
+    const float *vec = vvec;
     size_t row;
     if (pxs__idmap_get(&f->map, id, &row)) {
         write_row(f, row, vec);
@@ -115,11 +121,12 @@ static size_t flat_memory(const pxs_index *ix) {
            pxs__idmap_memory(&f->map);
 }
 
-static int flat_search(const pxs_index *ix, const float *query, float qscale, size_t k,
-                       const struct pxs_search_params *sp, struct pxs_hit *hits, size_t *n_hits,
+static int flat_search(const pxs_index *ix, const void *vquery, float qscale, size_t k,
+                       const struct pxs__search_ctx *ctx, struct pxs_hit *hits, size_t *n_hits,
                        struct pxs_err *err) {
-    (void)sp;
     (void)err;
+    const float *query = vquery;
+    int plain = !ctx->allow && !ctx->ranged;
     const struct flat_index *f = (const struct flat_index *)ix;
     const struct pxs__dist_kernels *kern = pxs__index_kernels();
     enum pxs_metric metric = f->base.params.metric;
@@ -137,10 +144,47 @@ static int flat_search(const pxs_index *ix, const float *query, float qscale, si
             float key = buf[i] * sign;
             /* Cheap rejection before touching the heap (ties still go in). */
             if (key > pxs__topk_bound(&top)) continue;
+            if (!plain && !pxs__ctx_keep(ctx, f->ids[start + i], key)) continue;
             pxs__topk_push(&top, f->ids[start + i], key);
         }
     }
     *n_hits = pxs__topk_finish(&top, metric);
+    return PXS_OK;
+}
+
+static void flat_save(const pxs_index *ix, struct pxs__writer *w) {
+    const struct flat_index *f = (const struct flat_index *)ix;
+    size_t dim = f->base.params.dim;
+    pxs__w_u64(w, f->n);
+    pxs__w_i64s(w, f->ids, f->n);
+    for (size_t r = 0; r < f->n; r++) pxs__w_f32s(w, f->data + r * f->stride, dim);
+}
+
+static int flat_load(pxs_index *ix, struct pxs__reader *r) {
+    struct flat_index *f = (struct flat_index *)ix;
+    size_t dim = f->base.params.dim;
+    uint64_t n;
+    int rc = pxs__r_u64(r, &n);
+    if (rc != PXS_OK) return rc;
+    /* Each row needs 8 + 4 * dim bytes: check before allocating anything. */
+    if (n > SIZE_MAX / 8 || pxs__r_need(r, (size_t)n, 8 + 4 * dim) != PXS_OK)
+        return PXS__CORRUPT(r, "flat index: row count exceeds the payload");
+    while (f->cap < n)
+        if (flat_grow(f, r->err) != PXS_OK) return PXS_ENOMEM;
+    if (pxs__idmap_reserve(&f->map, (size_t)n) != PXS_OK)
+        return pxs_errf(r->err, PXS_ENOMEM, "flat index: out of memory loading");
+    if ((rc = pxs__r_i64s(r, f->ids, (size_t)n)) != PXS_OK) return rc;
+    for (size_t row = 0; row < n; row++) {
+        size_t old;
+        if (pxs__idmap_get(&f->map, f->ids[row], &old))
+            return PXS__CORRUPT(r, "flat index: duplicate id");
+        if (pxs__idmap_put(&f->map, f->ids[row], row) != PXS_OK)
+            return pxs_errf(r->err, PXS_EINTERNAL, "flat index: id map refused a reserved insert");
+        float *dst = f->data + row * f->stride;
+        if ((rc = pxs__r_f32s(r, dst, dim)) != PXS_OK) return rc;
+        if (f->stride > dim) memset(dst + dim, 0, (f->stride - dim) * sizeof(float));
+        f->n = row + 1;
+    }
     return PXS_OK;
 }
 
@@ -151,6 +195,8 @@ static const struct pxs__index_ops flat_ops = {
     .count = flat_count,
     .memory = flat_memory,
     .search = flat_search,
+    .save = flat_save,
+    .load = flat_load,
 };
 
 int pxs__flat_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err) {

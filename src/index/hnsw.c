@@ -25,6 +25,27 @@
  * Levels come from a splitmix64 stream seeded by params->hnsw_seed, so the
  * same sequence of adds builds the same graph.
  *
+ * Filtered search: nodes the caller's filter refuses route like tombstones.
+ * When few rows pass (the caller's allow_count hint, or else a sample of
+ * HNSW_FILTER_SAMPLE nodes, below HNSW_BRUTE_FRACTION of the live count)
+ * the graph would have to be walked almost entirely and fragments, so the
+ * search becomes an exact scan of the allowed nodes instead.
+ *
+ * Range search: the level-0 search runs with ef, and ef doubles until k hits
+ * lie inside the range, the worst result found is already outside the
+ * radius, or ef covers every live node.
+ *
+ * Serialized payload (after the common header and params, serialize.c):
+ *   u64 n | u64 rng state | u32 entry | u32 max_level (0xffffffff: empty)
+ *   i64 labels[n] | u8 levels[n] | u8 deleted[n]
+ *   level 0, per node: u32 count | u32 links[2*M]   (unused slots are 0)
+ *   f32 vectors[n][dim]
+ *   upper levels, per node with level > 0, levels 1..level:
+ *     u32 count | u32 links[M]
+ * Load checks every invariant above (link targets < n, != owner, target
+ * level high enough, counts within M, entry level, live labels unique,
+ * finite vectors) before the index is handed out.
+ *
  * Threads: add/remove need exclusive access (one construction scratch lives
  * in the index). Searches take a scratch (visited epochs + heaps) from a
  * lock-free pool of atomic slots and return it afterwards; when every slot
@@ -46,6 +67,8 @@
 #define HNSW_MAX_NODES (UINT32_MAX - 1u)
 #define HNSW_POOL 64
 #define HNSW_MIN_CAP 64u
+#define HNSW_BRUTE_FRACTION 0.05
+#define HNSW_FILTER_SAMPLE 256u
 
 struct cand {
     float d;
@@ -254,20 +277,27 @@ static uint32_t greedy_step(const struct hnsw_index *h, const float *q, uint32_t
  * (a max-heap, size returned). With skip_deleted, tombstones route but are
  * not kept. The candidate heap grows on demand (PXS_ENOMEM only when the
  * caller did not reserve enough and growth fails). */
+static inline int node_kept(const struct hnsw_index *h, uint32_t v, pxs_index_allow_fn allow,
+                            void *user) {
+    return !h->deleted[v] && (!allow || allow(h->labels[v], user));
+}
+
+/* With skip_deleted, nodes that are tombstones or refused by allow route
+ * the search but are not kept. */
 static int search_level(const struct hnsw_index *h, struct hnsw_scratch *s, const float *q,
                         uint32_t ep, float ep_d, size_t ef, int level, int skip_deleted,
-                        size_t *n_res) {
+                        pxs_index_allow_fn allow, void *user, size_t *n_res) {
     size_t nc = 0, nr = 0;
     uint32_t epoch = s->epoch;
     uint32_t *visited = s->visited;
     float bound = INFINITY;
     visited[ep] = epoch;
     s->cand[nc++] = (struct cand){ep_d, ep};
-    if (!skip_deleted || !h->deleted[ep]) {
+    if (!skip_deleted || node_kept(h, ep, allow, user)) {
         s->res[nr++] = (struct cand){ep_d, ep};
         bound = ep_d;
     }
-    int filtering = skip_deleted && h->n_deleted > 0;
+    int filtering = skip_deleted && (h->n_deleted > 0 || allow);
     while (nc > 0) {
         struct cand c = s->cand[0];
         if (c.d > bound && (nr >= ef || !filtering)) break;
@@ -289,7 +319,7 @@ static int search_level(const struct hnsw_index *h, struct hnsw_scratch *s, cons
                     grow_cands(&s->cand, &s->cand_cap, nc + 1) != PXS_OK)
                     return PXS_ENOMEM;
                 min_push(s->cand, &nc, (struct cand){d, v});
-                if (!skip_deleted || !h->deleted[v]) {
+                if (!skip_deleted || node_kept(h, v, allow, user)) {
                     max_push(s->res, &nr, (struct cand){d, v});
                     if (nr > ef) max_pop(s->res, &nr);
                     bound = s->res[0].d;
@@ -401,8 +431,9 @@ static int reserve_select(struct hnsw_scratch *s, size_t need) {
     return PXS_OK;
 }
 
-static int hnsw_add(pxs_index *ix, int64_t id, const float *vec, struct pxs_err *err) {
+static int hnsw_add(pxs_index *ix, int64_t id, const void *vvec, struct pxs_err *err) {
     struct hnsw_index *h = (struct hnsw_index *)ix;
+    const float *vec = vvec;
     size_t old = 0;
     int had = pxs__idmap_get(&h->map, id, &old);
     if (h->n >= HNSW_MAX_NODES)
@@ -466,7 +497,7 @@ static int hnsw_add(pxs_index *ix, int64_t id, const float *vec, struct pxs_err 
         size_t nr = 0;
         scratch_new_epoch(s);
         s->visited[u] = s->epoch; /* never link to itself */
-        if (search_level(h, s, q, cur, cur_d, ef, l, 0, &nr) != PXS_OK)
+        if (search_level(h, s, q, cur, cur_d, ef, l, 0, NULL, NULL, &nr) != PXS_OK)
             return pxs_errf(err, PXS_EINTERNAL, "hnsw index: reserved scratch was too small");
         if (nr == 0) continue;
         /* Results nearest first, then the heuristic picks at most M. */
@@ -514,13 +545,53 @@ static size_t hnsw_memory(const pxs_index *ix) {
            h->upper_bytes + pxs__idmap_memory(&h->map) + scratch_memory(&h->build);
 }
 
-static int hnsw_search(const pxs_index *ix, const float *query, float qscale, size_t k,
-                       const struct pxs_search_params *sp, struct pxs_hit *hits, size_t *n_hits,
+/* Exact scan of the live nodes the filter allows (few rows pass). */
+static void hnsw_scan(const struct hnsw_index *h, const float *query, float scale,
+                      const struct pxs__search_ctx *ctx, struct pxs__topk *top) {
+    for (uint32_t u = 0; u < h->n; u++) {
+        if (h->deleted[u] || !ctx->allow(h->labels[u], ctx->allow_user)) continue;
+        float key = key_dist(h, query, vec_of(h, u)) * scale;
+        if (ctx->ranged && !(key >= ctx->key_lo && key < ctx->key_hi)) continue;
+        pxs__topk_push(top, h->labels[u], key);
+    }
+}
+
+/* Estimated number of live nodes the filter allows. */
+static double allowed_estimate(const struct hnsw_index *h, const struct pxs__search_ctx *ctx) {
+    size_t live = h->n - h->n_deleted;
+    if (ctx->allow_count) return (double)ctx->allow_count;
+    size_t step = h->n / HNSW_FILTER_SAMPLE;
+    if (step == 0) step = 1;
+    size_t seen = 0, ok = 0;
+    for (size_t u = step / 2; u < h->n; u += step) {
+        if (h->deleted[u]) continue;
+        seen++;
+        ok += ctx->allow(h->labels[u], ctx->allow_user) != 0;
+    }
+    return seen ? (double)live * (double)ok / (double)seen : 0.0;
+}
+
+static int hnsw_search(const pxs_index *ix, const void *vquery, float qscale, size_t k,
+                       const struct pxs__search_ctx *ctx, struct pxs_hit *hits, size_t *n_hits,
                        struct pxs_err *err) {
     const struct hnsw_index *h = (const struct hnsw_index *)ix;
-    size_t ef = (sp && sp->ef > 0) ? (size_t)sp->ef : h->ef_search;
+    const float *query = vquery;
+    size_t ef = ctx->ef > 0 ? ctx->ef : h->ef_search;
     if (ef < k) ef = k;
     if (h->max_level < 0) return PXS_OK;
+    /* COSINE keys are -ip(q, x) of the raw query; scale to -cos. */
+    float scale = h->base.params.metric == PXS_METRIC_COSINE ? qscale : 1.0f;
+    size_t live = h->n - h->n_deleted;
+    struct pxs__topk top;
+    pxs__topk_init(&top, hits, k);
+    if (ctx->allow) {
+        double est = allowed_estimate(h, ctx);
+        if (est < HNSW_BRUTE_FRACTION * (double)live || est <= (double)ef) {
+            hnsw_scan(h, query, scale, ctx, &top);
+            *n_hits = pxs__topk_finish(&top, h->base.params.metric);
+            return PXS_OK;
+        }
+    }
     /* The pool is the only state a search writes; it is atomic, and the
      * index object itself was allocated non-const. */
     struct hnsw_index *hm = (struct hnsw_index *)(uintptr_t)h;
@@ -532,20 +603,137 @@ static int hnsw_search(const pxs_index *ix, const float *query, float qscale, si
     uint32_t cur = h->entry;
     float cur_d = key_dist(h, query, vec_of(h, cur));
     for (int l = h->max_level; l > 0; l--) cur = greedy_step(h, query, cur, &cur_d, l);
-    scratch_new_epoch(s);
     size_t nr = 0;
-    int rc = search_level(h, s, query, cur, cur_d, ef, 0, 1, &nr);
-    if (rc != PXS_OK) {
-        pool_give(hm, s);
-        return pxs_errf(err, rc, "hnsw search: out of memory for candidates");
+    for (;;) {
+        scratch_new_epoch(s);
+        int rc = search_level(h, s, query, cur, cur_d, ef, 0, 1, ctx->allow, ctx->allow_user, &nr);
+        if (rc != PXS_OK) {
+            pool_give(hm, s);
+            return pxs_errf(err, rc, "hnsw search: out of memory for candidates");
+        }
+        if (!ctx->ranged || ef >= live) break;
+        size_t inside = 0;
+        float worst = -INFINITY;
+        for (size_t i = 0; i < nr; i++) {
+            float key = s->res[i].d * scale;
+            inside += key >= ctx->key_lo && key < ctx->key_hi;
+            if (key > worst) worst = key;
+        }
+        if (inside >= k || worst >= ctx->key_hi || nr < ef) break;
+        ef = ef * 2 < live ? ef * 2 : live;
+        if (scratch_reserve(s, h->n, ef, ef * 4) != PXS_OK) {
+            pool_give(hm, s);
+            return pxs_errf(err, PXS_ENOMEM, "hnsw search: out of memory for scratch");
+        }
     }
-    /* COSINE keys were -ip(q, x) of the raw query; scale to -cos. */
-    float scale = h->base.params.metric == PXS_METRIC_COSINE ? qscale : 1.0f;
-    struct pxs__topk top;
-    pxs__topk_init(&top, hits, k);
-    for (size_t i = 0; i < nr; i++) pxs__topk_push(&top, h->labels[s->res[i].id], s->res[i].d * scale);
+    for (size_t i = 0; i < nr; i++) {
+        float key = s->res[i].d * scale;
+        if (ctx->ranged && !(key >= ctx->key_lo && key < ctx->key_hi)) continue;
+        pxs__topk_push(&top, h->labels[s->res[i].id], key);
+    }
     pool_give(hm, s);
     *n_hits = pxs__topk_finish(&top, h->base.params.metric);
+    return PXS_OK;
+}
+
+static void hnsw_save(const pxs_index *ix, struct pxs__writer *w) {
+    const struct hnsw_index *h = (const struct hnsw_index *)ix;
+    pxs__w_u64(w, h->n);
+    pxs__w_u64(w, h->rng);
+    pxs__w_u32(w, h->entry);
+    pxs__w_u32(w, h->max_level < 0 ? 0xffffffffu : (uint32_t)h->max_level);
+    pxs__w_i64s(w, h->labels, h->n);
+    pxs__w_bytes(w, h->levels, h->n);
+    pxs__w_bytes(w, h->deleted, h->n);
+    for (uint32_t u = 0; u < h->n; u++) pxs__w_u32s(w, links_at(h, u, 0), 1 + h->m0);
+    for (uint32_t u = 0; u < h->n; u++) pxs__w_f32s(w, vec_of(h, u), h->dim);
+    for (uint32_t u = 0; u < h->n; u++)
+        if (h->levels[u] > 0) pxs__w_u32s(w, h->upper[u], (size_t)h->levels[u] * (h->m + 1));
+}
+
+/* Links of node u at level l are valid for a graph of n nodes. */
+static int links_valid(const struct hnsw_index *h, uint32_t u, int l) {
+    const uint32_t *lk = links_at(h, u, l);
+    if (lk[0] > (l == 0 ? h->m0 : h->m)) return 0;
+    for (uint32_t j = 0; j < lk[0]; j++) {
+        uint32_t v = lk[1 + j];
+        if (v >= h->n || v == u || h->levels[v] < l) return 0;
+    }
+    return 1;
+}
+
+static int hnsw_load(pxs_index *ix, struct pxs__reader *r) {
+    struct hnsw_index *h = (struct hnsw_index *)ix;
+    uint64_t n, rng;
+    uint32_t entry, max_level;
+    int rc;
+    if ((rc = pxs__r_u64(r, &n)) != PXS_OK || (rc = pxs__r_u64(r, &rng)) != PXS_OK ||
+        (rc = pxs__r_u32(r, &entry)) != PXS_OK || (rc = pxs__r_u32(r, &max_level)) != PXS_OK)
+        return rc;
+    size_t per_node = 8 + 1 + 1 + 4 * (1 + h->m0) + 4 * h->dim;
+    if (n > HNSW_MAX_NODES || pxs__r_need(r, (size_t)n, per_node) != PXS_OK)
+        return PXS__CORRUPT(r, "hnsw index: node count exceeds the payload");
+    if (n == 0) {
+        if (max_level != 0xffffffffu || entry != 0)
+            return PXS__CORRUPT(r, "hnsw index: empty graph with an entry point");
+        h->rng = rng;
+        return PXS_OK;
+    }
+    if (max_level > HNSW_MAX_LEVEL || entry >= n)
+        return PXS__CORRUPT(r, "hnsw index: entry point or top level out of range");
+    while (h->cap < n)
+        if ((rc = hnsw_grow(h, r->err)) != PXS_OK) return rc;
+    memset(h->upper, 0, (size_t)n * sizeof *h->upper);
+    h->n = (size_t)n; /* destroy frees upper[0..n) from here on */
+    h->rng = rng;
+    h->entry = entry;
+    h->max_level = (int)max_level;
+    if ((rc = pxs__r_i64s(r, h->labels, h->n)) != PXS_OK ||
+        (rc = pxs__r_bytes(r, h->levels, h->n)) != PXS_OK ||
+        (rc = pxs__r_bytes(r, h->deleted, h->n)) != PXS_OK)
+        return rc;
+    if (h->levels[entry] != max_level)
+        return PXS__CORRUPT(r, "hnsw index: entry point is not on the top level");
+    if (pxs__idmap_reserve(&h->map, h->n) != PXS_OK)
+        return pxs_errf(r->err, PXS_ENOMEM, "hnsw index: out of memory loading");
+    for (uint32_t u = 0; u < h->n; u++) {
+        if (h->levels[u] > max_level || h->deleted[u] > 1)
+            return PXS__CORRUPT(r, "hnsw index: node level or deleted flag out of range");
+        if (h->deleted[u]) {
+            h->n_deleted++;
+            continue;
+        }
+        size_t old;
+        if (pxs__idmap_get(&h->map, h->labels[u], &old))
+            return PXS__CORRUPT(r, "hnsw index: two live nodes share an id");
+        if (pxs__idmap_put(&h->map, h->labels[u], u) != PXS_OK)
+            return pxs_errf(r->err, PXS_EINTERNAL, "hnsw index: id map refused a reserved insert");
+    }
+    for (uint32_t u = 0; u < h->n; u++) {
+        uint32_t *lk = links_at(h, u, 0);
+        if ((rc = pxs__r_u32s(r, lk, 1 + h->m0)) != PXS_OK) return rc;
+        memset((char *)lk + (1 + h->m0) * sizeof(uint32_t), 0,
+               h->links_bytes - (1 + h->m0) * sizeof(uint32_t));
+    }
+    for (uint32_t u = 0; u < h->n; u++) {
+        float *v = (float *)(void *)(h->level0 + (size_t)u * h->node_bytes + h->links_bytes);
+        if ((rc = pxs__r_f32s(r, v, h->dim)) != PXS_OK) return rc;
+        size_t stride = pxs__index_row_stride(h->dim);
+        if (stride > h->dim) memset(v + h->dim, 0, (stride - h->dim) * sizeof(float));
+    }
+    for (uint32_t u = 0; u < h->n; u++) {
+        if (h->levels[u] == 0) continue;
+        size_t words = (size_t)h->levels[u] * (h->m + 1);
+        if (pxs__r_need(r, words, 4) != PXS_OK)
+            return PXS__CORRUPT(r, "hnsw index: upper links exceed the payload");
+        h->upper[u] = pxs_mallocarray(words, sizeof(uint32_t));
+        if (!h->upper[u]) return pxs_errf(r->err, PXS_ENOMEM, "hnsw index: out of memory loading");
+        h->upper_bytes += words * sizeof(uint32_t);
+        if ((rc = pxs__r_u32s(r, h->upper[u], words)) != PXS_OK) return rc;
+    }
+    for (uint32_t u = 0; u < h->n; u++)
+        for (int l = 0; l <= h->levels[u]; l++)
+            if (!links_valid(h, u, l)) return PXS__CORRUPT(r, "hnsw index: bad neighbour list");
     return PXS_OK;
 }
 
@@ -574,6 +762,8 @@ static const struct pxs__index_ops hnsw_ops = {
     .count = hnsw_count,
     .memory = hnsw_memory,
     .search = hnsw_search,
+    .save = hnsw_save,
+    .load = hnsw_load,
 };
 
 int pxs__hnsw_check(const pxs_index *ix, struct pxs_err *err) {

@@ -1,11 +1,14 @@
 /*
  * index.c — the public face of the index module: metric names, argument
  * checking shared by every index type, COSINE normalisation, the bounded
- * top-k heap, and dispatch through struct pxs__index_ops to flat.c / hnsw.c.
+ * top-k heap, and dispatch through struct pxs__index_ops to flat.c, hnsw.c
+ * and ivf.c (IVF_* and BIN_*).
  *
  * Everything that can be checked once is checked here, so the index types
  * receive only valid input: a finite vector of the right dimension (unit
- * length for COSINE), k >= 1 and a hits array with room for k.
+ * length for COSINE) or a binary vector for a binary index, k >= 1, a hits
+ * array with room for k, and search parameters turned into a
+ * struct pxs__search_ctx (range bounds already in key space).
  */
 #include "index/index_int.h"
 
@@ -40,6 +43,35 @@ int pxs_metric_parse(const char *name, enum pxs_metric *out) {
 
 int pxs_metric_higher_is_closer(enum pxs_metric metric) {
     return metric == PXS_METRIC_IP || metric == PXS_METRIC_COSINE;
+}
+
+static const char *const type_names[] = {"FLAT",    "HNSW",     "IVF_FLAT",    "IVF_SQ8",
+                                         "IVF_PQ",  "BIN_FLAT", "BIN_IVF_FLAT"};
+_Static_assert(sizeof type_names / sizeof type_names[0] == PXS_INDEX_BIN_IVF_FLAT + 1,
+               "one name per index type");
+
+const char *pxs_index_type_name(enum pxs_index_type type) {
+    if ((unsigned)type > (unsigned)PXS_INDEX_BIN_IVF_FLAT) return "UNKNOWN";
+    return type_names[type];
+}
+
+static int name_eq(const char *a, const char *b) {
+    while (*a && *b && ascii_upper((unsigned char)*a) == *b) a++, b++;
+    return *a == '\0' && *b == '\0';
+}
+
+int pxs_index_type_parse(const char *name, enum pxs_index_type *out) {
+    if (!name || !out) return PXS_EINVAL;
+    for (size_t t = 0; t < sizeof type_names / sizeof type_names[0]; t++)
+        if (name_eq(name, type_names[t])) {
+            *out = (enum pxs_index_type)t;
+            return PXS_OK;
+        }
+    return PXS_EINVAL;
+}
+
+static int type_is_binary(enum pxs_index_type t) {
+    return t == PXS_INDEX_BIN_FLAT || t == PXS_INDEX_BIN_IVF_FLAT;
 }
 
 /* ---- top-k ---------------------------------------------------------------- */
@@ -102,21 +134,22 @@ size_t pxs__topk_finish(struct pxs__topk *t, enum pxs_metric metric) {
 int pxs_index_new(const struct pxs_index_params *params, pxs_index **out, struct pxs_err *err) {
     if (out) *out = NULL;
     if (!params || !out) return pxs_errf(err, PXS_EINVAL, "index_new: NULL argument");
+    if ((unsigned)params->type > (unsigned)PXS_INDEX_BIN_IVF_FLAT)
+        return pxs_errf(err, PXS_EINVAL, "unknown index type %d", (int)params->type);
+    if ((unsigned)params->metric > (unsigned)PXS_METRIC_JACCARD)
+        return pxs_errf(err, PXS_EINVAL, "unknown metric %d", (int)params->metric);
+    int binary = type_is_binary(params->type);
+    int bin_metric = params->metric == PXS_METRIC_HAMMING || params->metric == PXS_METRIC_JACCARD;
+    if (binary != bin_metric)
+        return pxs_errf(err, PXS_EUNSUPPORTED, "metric %s needs a %s index (%s is %s)",
+                        pxs_metric_name(params->metric), bin_metric ? "binary" : "float",
+                        pxs_index_type_name(params->type), binary ? "binary" : "float");
     if (params->dim == 0 || params->dim > PXS_INDEX_DIM_MAX)
         return pxs_errf(err, PXS_EINVAL, "index dimension %zu is outside 1..%u", params->dim,
                         PXS_INDEX_DIM_MAX);
-    switch (params->metric) {
-    case PXS_METRIC_L2:
-    case PXS_METRIC_IP:
-    case PXS_METRIC_COSINE:
-        break;
-    case PXS_METRIC_HAMMING:
-    case PXS_METRIC_JACCARD:
-        return pxs_errf(err, PXS_EUNSUPPORTED, "metric %s needs a binary index",
-                        pxs_metric_name(params->metric));
-    default:
-        return pxs_errf(err, PXS_EINVAL, "unknown metric %d", (int)params->metric);
-    }
+    if (binary && params->dim % 8 != 0)
+        return pxs_errf(err, PXS_EINVAL,
+                        "binary index dimension %zu (bits) is not a multiple of 8", params->dim);
     pxs_index *ix = NULL;
     int rc;
     switch (params->type) {
@@ -127,7 +160,8 @@ int pxs_index_new(const struct pxs_index_params *params, pxs_index **out, struct
         rc = pxs__hnsw_new(params, &ix, err);
         break;
     default:
-        return pxs_errf(err, PXS_EINVAL, "unknown index type %d", (int)params->type);
+        rc = pxs__ivf_new(params, &ix, err);
+        break;
     }
     if (rc != PXS_OK) return rc;
     if (params->metric == PXS_METRIC_COSINE) {
@@ -150,6 +184,9 @@ void pxs_index_free(pxs_index *index) {
 
 int pxs_index_add(pxs_index *index, int64_t id, const float *vec, struct pxs_err *err) {
     if (!index || !vec) return pxs_errf(err, PXS_EINVAL, "index_add: NULL argument");
+    if (type_is_binary(index->params.type))
+        return pxs_errf(err, PXS_EINVAL, "%s index holds binary vectors: use pxs_index_add_binary",
+                        pxs_index_type_name(index->params.type));
     size_t dim = index->params.dim;
     int rc = pxs__index_check_finite(vec, dim, "vector", err);
     if (rc != PXS_OK) return rc;
@@ -159,6 +196,28 @@ int pxs_index_add(pxs_index *index, int64_t id, const float *vec, struct pxs_err
         vec = index->scratch_vec;
     }
     return index->ops->add(index, id, vec, err);
+}
+
+int pxs_index_add_binary(pxs_index *index, int64_t id, const uint8_t *vec, struct pxs_err *err) {
+    if (!index || !vec) return pxs_errf(err, PXS_EINVAL, "index_add_binary: NULL argument");
+    if (!type_is_binary(index->params.type))
+        return pxs_errf(err, PXS_EINVAL, "%s index holds float vectors: use pxs_index_add",
+                        pxs_index_type_name(index->params.type));
+    return index->ops->add(index, id, vec, err);
+}
+
+int pxs_index_is_binary(const pxs_index *index) {
+    return index ? type_is_binary(index->params.type) : 0;
+}
+
+int pxs_index_train(pxs_index *index, struct pxs_err *err) {
+    if (!index) return pxs_errf(err, PXS_EINVAL, "index_train: NULL index");
+    return index->ops->train ? index->ops->train(index, err) : PXS_OK;
+}
+
+int pxs_index_is_trained(const pxs_index *index) {
+    if (!index) return 0;
+    return index->ops->is_trained ? index->ops->is_trained(index) : 1;
 }
 
 int pxs_index_remove(pxs_index *index, int64_t id, struct pxs_err *err) {
@@ -184,16 +243,64 @@ size_t pxs_index_memory(const pxs_index *index) {
     return index->ops->memory(index) + extra;
 }
 
+/* Validate sp and turn it into the key-space form the index types use. */
+static int make_ctx(const pxs_index *index, const struct pxs_search_params *sp,
+                    struct pxs__search_ctx *c, struct pxs_err *err) {
+    memset(c, 0, sizeof *c);
+    if (!sp) return PXS_OK;
+    if (sp->ef < 0 || sp->ef > 100000)
+        return pxs_errf(err, PXS_EINVAL, "search ef %d is outside 0..100000", sp->ef);
+    if (sp->nprobe < 0 || sp->nprobe > 65536)
+        return pxs_errf(err, PXS_EINVAL, "search nprobe %d is outside 0..65536", sp->nprobe);
+    c->ef = (size_t)sp->ef;
+    c->nprobe = (size_t)sp->nprobe;
+    c->allow = sp->allow;
+    c->allow_user = sp->allow_user;
+    c->allow_count = sp->allow_count;
+    if (!sp->range) {
+        if (sp->has_range_filter)
+            return pxs_errf(err, PXS_EINVAL, "range_filter needs radius (set range)");
+        return PXS_OK;
+    }
+    if (isnan(sp->radius) || (sp->has_range_filter && isnan(sp->range_filter)))
+        return pxs_errf(err, PXS_EINVAL, "range search: radius and range_filter must not be NaN");
+    enum pxs_metric m = index->params.metric;
+    c->ranged = 1;
+    if (pxs_metric_higher_is_closer(m)) {
+        /* keep radius < s <= range_filter, i.e. -range_filter <= key < -radius */
+        if (sp->has_range_filter && !(sp->range_filter > sp->radius))
+            return pxs_errf(err, PXS_EINVAL,
+                            "range search with %s: range_filter %g must be greater than radius %g",
+                            pxs_metric_name(m), (double)sp->range_filter, (double)sp->radius);
+        c->key_hi = -sp->radius;
+        c->key_lo = sp->has_range_filter ? -sp->range_filter : -INFINITY;
+    } else {
+        /* keep range_filter <= d < radius */
+        if (sp->has_range_filter && !(sp->range_filter < sp->radius))
+            return pxs_errf(err, PXS_EINVAL,
+                            "range search with %s: range_filter %g must be less than radius %g",
+                            pxs_metric_name(m), (double)sp->range_filter, (double)sp->radius);
+        c->key_hi = sp->radius;
+        c->key_lo = sp->has_range_filter ? sp->range_filter : -INFINITY;
+    }
+    return PXS_OK;
+}
+
 int pxs_index_search_ex(const pxs_index *index, const float *query, size_t k,
                         const struct pxs_search_params *sp, struct pxs_hit *hits, size_t *n_hits,
                         struct pxs_err *err) {
     if (n_hits) *n_hits = 0;
     if (!index || !query || !n_hits || (k > 0 && !hits))
         return pxs_errf(err, PXS_EINVAL, "index_search: NULL argument");
-    if (sp && (sp->ef < 0 || sp->ef > 100000))
-        return pxs_errf(err, PXS_EINVAL, "search ef %d is outside 0..100000", sp->ef);
+    if (type_is_binary(index->params.type))
+        return pxs_errf(err, PXS_EINVAL,
+                        "%s index holds binary vectors: use pxs_index_search_binary",
+                        pxs_index_type_name(index->params.type));
+    struct pxs__search_ctx ctx;
+    int rc = make_ctx(index, sp, &ctx, err);
+    if (rc != PXS_OK) return rc;
     size_t dim = index->params.dim;
-    int rc = pxs__index_check_finite(query, dim, "query", err);
+    rc = pxs__index_check_finite(query, dim, "query", err);
     if (rc != PXS_OK) return rc;
     if (k == 0 || index->ops->count(index) == 0) return PXS_OK;
     float qscale = 1.0f;
@@ -217,7 +324,7 @@ int pxs_index_search_ex(const pxs_index *index, const float *query, size_t k,
             query = normed;
         }
     }
-    rc = index->ops->search(index, query, qscale, k, sp, hits, n_hits, err);
+    rc = index->ops->search(index, query, qscale, k, &ctx, hits, n_hits, err);
     pxs_free(normed);
     return rc;
 }
@@ -225,4 +332,20 @@ int pxs_index_search_ex(const pxs_index *index, const float *query, size_t k,
 int pxs_index_search(const pxs_index *index, const float *query, size_t k, struct pxs_hit *hits,
                      size_t *n_hits, struct pxs_err *err) {
     return pxs_index_search_ex(index, query, k, NULL, hits, n_hits, err);
+}
+
+int pxs_index_search_binary(const pxs_index *index, const uint8_t *query, size_t k,
+                            const struct pxs_search_params *sp, struct pxs_hit *hits,
+                            size_t *n_hits, struct pxs_err *err) {
+    if (n_hits) *n_hits = 0;
+    if (!index || !query || !n_hits || (k > 0 && !hits))
+        return pxs_errf(err, PXS_EINVAL, "index_search_binary: NULL argument");
+    if (!type_is_binary(index->params.type))
+        return pxs_errf(err, PXS_EINVAL, "%s index holds float vectors: use pxs_index_search",
+                        pxs_index_type_name(index->params.type));
+    struct pxs__search_ctx ctx;
+    int rc = make_ctx(index, sp, &ctx, err);
+    if (rc != PXS_OK) return rc;
+    if (k == 0 || index->ops->count(index) == 0) return PXS_OK;
+    return index->ops->search(index, query, 1.0f, k, &ctx, hits, n_hits, err);
 }

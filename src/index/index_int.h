@@ -7,8 +7,9 @@
  * Internal convention: every index ranks by a "key" where smaller is
  * closer. L2 keys are the squared distance, IP and COSINE keys are the
  * negated similarity (COSINE vectors are unit length when stored, so the
- * similarity is an inner product). pxs__index_key_to_score() turns a key
- * back into the metric's raw score for struct pxs_hit.
+ * similarity is an inner product), HAMMING and JACCARD keys are the
+ * distance itself. pxs__index_key_to_score() turns a key back into the
+ * metric's raw score for struct pxs_hit.
  */
 #ifndef PIXSEEK_INDEX_INT_H
 #define PIXSEEK_INDEX_INT_H
@@ -59,7 +60,7 @@ int pxs__index_check_finite(const float *v, size_t dim, const char *what, struct
 
 /* Key (smaller is closer) -> raw score of the metric. */
 static inline float pxs__index_key_to_score(enum pxs_metric metric, float key) {
-    return metric == PXS_METRIC_L2 ? key : -key;
+    return (metric == PXS_METRIC_IP || metric == PXS_METRIC_COSINE) ? -key : key;
 }
 
 /* Round dim up to a whole number of 64-byte rows. */
@@ -113,20 +114,129 @@ int pxs__idmap_reserve(struct pxs__idmap *m, size_t n) PXS_MUST_CHECK;
 int pxs__idmap_del(struct pxs__idmap *m, int64_t id);
 size_t pxs__idmap_memory(const struct pxs__idmap *m);
 
+/* ---- kernels on codes: SQ8, PQ look-up tables, binary ------------------ */
+
+struct pxs__code_kernels {
+    const char *name; /* "generic", "avx2", "avx512" */
+    /* SQ8 L2 in code space: sum_i w[i] * (a[i] - c[i])^2. */
+    float (*sq8_l2)(const float *a, const float *w, const uint8_t *c, size_t dim);
+    /* SQ8 inner product in code space: sum_i a[i] * c[i]. */
+    float (*sq8_ip)(const float *a, const uint8_t *c, size_t dim);
+    /* PQ, 8-bit codes (m bytes each, n codes back to back): out[i] =
+     * sum_j lut[j * 256 + code_i[j]]. */
+    void (*pq8_scan)(const float *lut, size_t m, const uint8_t *codes, size_t n, float *out);
+    /* PQ, 4-bit codes ((m + 1) / 2 bytes each; sub-code j is the low nibble
+     * of byte j/2 for even j, the high nibble for odd j): out[i] =
+     * sum_j lut[j * 16 + nibble_j]. */
+    void (*pq4_scan)(const float *lut, size_t m, const uint8_t *codes, size_t n, float *out);
+    /* Number of differing bits of two nbytes-long vectors. */
+    uint64_t (*hamming)(const uint8_t *a, const uint8_t *b, size_t nbytes);
+    /* |a & b| and |a | b| in bits. */
+    void (*jaccard)(const uint8_t *a, const uint8_t *b, size_t nbytes, uint64_t *inter,
+                    uint64_t *uni);
+};
+
+/* The portable popcount kernels, also used by the ISA sets when the CPU
+ * lacks a fast popcount. */
+uint64_t pxs__hamming_generic(const uint8_t *a, const uint8_t *b, size_t nbytes);
+void pxs__jaccard_generic(const uint8_t *a, const uint8_t *b, size_t nbytes, uint64_t *inter,
+                          uint64_t *uni);
+
+/* Chosen once for this CPU (never NULL); the ISA sets return NULL when not
+ * compiled for this architecture (avx512 needs AVX-512 F+BW and, for its
+ * popcount kernels, VPOPCNTDQ: it falls back to generic ones without). */
+const struct pxs__code_kernels *pxs__code_kernels(void);
+const struct pxs__code_kernels *pxs__code_kernels_generic(void);
+const struct pxs__code_kernels *pxs__code_kernels_avx2(void);
+const struct pxs__code_kernels *pxs__code_kernels_avx512(void);
+/* 1 if the AVX-512 set uses VPOPCNTDQ (for tests and benchmarks). */
+int pxs__code_kernels_avx512_popcnt(void);
+
+/* ---- searches: the checked form of struct pxs_search_params ------------- */
+
+/* Built by index.c from the caller's pxs_search_params: every type sees
+ * validated values and a key range instead of the metric's raw radius. */
+struct pxs__search_ctx {
+    size_t ef;     /* 0 = index default */
+    size_t nprobe; /* 0 = index default */
+    pxs_index_allow_fn allow; /* NULL = no filter */
+    void *allow_user;
+    size_t allow_count; /* hint, 0 = unknown */
+    int ranged;         /* keep only key_lo <= key < key_hi */
+    float key_lo, key_hi;
+};
+
+/* 1 if a hit (id, key) may be returned. */
+static inline int pxs__ctx_keep(const struct pxs__search_ctx *c, int64_t id, float key) {
+    if (c->ranged && !(key >= c->key_lo && key < c->key_hi)) return 0;
+    return !c->allow || c->allow(id, c->allow_user);
+}
+
+/* ---- serialization helpers (serialize.c) --------------------------------- */
+
+/* Appends little-endian fields to a pxs_buf; the first failure sticks in rc
+ * and later writes are skipped. */
+struct pxs__writer {
+    struct pxs_buf *out;
+    int rc;
+};
+void pxs__w_u8(struct pxs__writer *w, uint8_t v);
+void pxs__w_u32(struct pxs__writer *w, uint32_t v);
+void pxs__w_u64(struct pxs__writer *w, uint64_t v);
+void pxs__w_bytes(struct pxs__writer *w, const void *p, size_t n);
+void pxs__w_u32s(struct pxs__writer *w, const uint32_t *v, size_t n);
+void pxs__w_i64s(struct pxs__writer *w, const int64_t *v, size_t n);
+void pxs__w_f32s(struct pxs__writer *w, const float *v, size_t n);
+
+/* Bounds-checked cursor over untrusted bytes. Every getter returns PXS_OK,
+ * or PXS_ECORRUPT (recorded in err with the file:line of the check) when
+ * fewer bytes remain than asked for. Counts are multiplied with overflow
+ * checks before use, so a hostile count can never allocate more than the
+ * input could fill. */
+struct pxs__reader {
+    const uint8_t *p, *end;
+    struct pxs_err *err;
+};
+int pxs__r_u8(struct pxs__reader *r, uint8_t *v);
+int pxs__r_u32(struct pxs__reader *r, uint32_t *v);
+int pxs__r_u64(struct pxs__reader *r, uint64_t *v);
+/* n items of size bytes: PXS_ECORRUPT unless n * size bytes remain. */
+int pxs__r_need(struct pxs__reader *r, size_t n, size_t size);
+int pxs__r_bytes(struct pxs__reader *r, void *dst, size_t n);
+int pxs__r_u32s(struct pxs__reader *r, uint32_t *dst, size_t n);
+int pxs__r_i64s(struct pxs__reader *r, int64_t *dst, size_t n);
+/* Also rejects non-finite values (PXS_ECORRUPT). */
+int pxs__r_f32s(struct pxs__reader *r, float *dst, size_t n);
+#define PXS__CORRUPT(r, what) PXS_CORRUPT_BKPT((r)->err, (what))
+
+/* Recompute both checksums of a serialized index in place (no-op if buf is
+ * shorter than a header). For the fuzz target and tests, which mutate
+ * payloads and still want the structural checks to run. */
+void pxs__index_fix_checksums(uint8_t *buf, size_t len);
+
 /* ---- index vtable -------------------------------------------------------- */
 
 struct pxs__index_ops {
     void (*destroy)(pxs_index *ix);
-    /* vec is validated (finite, dim) and, for COSINE, already unit length. */
-    int (*add)(pxs_index *ix, int64_t id, const float *vec, struct pxs_err *err);
+    /* vec is validated (finite floats, or dim/8 bytes for binary indexes)
+     * and, for COSINE, already unit length. */
+    int (*add)(pxs_index *ix, int64_t id, const void *vec, struct pxs_err *err);
     int (*remove)(pxs_index *ix, int64_t id); /* PXS_OK or PXS_ENOTFOUND */
     size_t (*count)(const pxs_index *ix);
     size_t (*memory)(const pxs_index *ix);
     /* query is validated; qscale multiplies IP keys (1/|q| for COSINE, else 1).
-     * k >= 1, hits has room for k. */
-    int (*search)(const pxs_index *ix, const float *query, float qscale, size_t k,
-                  const struct pxs_search_params *sp, struct pxs_hit *hits, size_t *n_hits,
+     * k >= 1, hits has room for k. Hits outside ctx's range or refused by its
+     * filter are never returned. */
+    int (*search)(const pxs_index *ix, const void *query, float qscale, size_t k,
+                  const struct pxs__search_ctx *ctx, struct pxs_hit *hits, size_t *n_hits,
                   struct pxs_err *err);
+    /* Optional (NULL: nothing to train / always trained). */
+    int (*train)(pxs_index *ix, struct pxs_err *err);
+    int (*is_trained)(const pxs_index *ix);
+    /* Type-specific payload after the common params block (serialize.c). */
+    void (*save)(const pxs_index *ix, struct pxs__writer *w);
+    /* ix is freshly made from the stored params; fill it from r. */
+    int (*load)(pxs_index *ix, struct pxs__reader *r);
 };
 
 /* Common head of every index object (first member of each type's struct). */
@@ -138,6 +248,12 @@ struct pxs_index {
 
 int pxs__flat_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err);
 int pxs__hnsw_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err);
+/* IVF_FLAT, IVF_SQ8, IVF_PQ, BIN_FLAT and BIN_IVF_FLAT (ivf.c). */
+int pxs__ivf_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err);
+/* Test hook: verify the IVF invariants listed in ivf.c. */
+int pxs__ivf_check(const pxs_index *ix, struct pxs_err *err);
+/* Test hook: bytes of vector payload (codes or raw vectors) held. */
+size_t pxs__ivf_vector_bytes(const pxs_index *ix);
 /* Test hook: verify the HNSW invariants listed in hnsw.c (PXS_EINTERNAL
  * naming the first violation). */
 int pxs__hnsw_check(const pxs_index *ix, struct pxs_err *err);
