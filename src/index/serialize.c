@@ -54,9 +54,6 @@ static const char MAGIC[8] = {'P', 'X', 'S', 'I', 'N', 'D', 'E', 'X'};
 #define HOST_LE 0
 #endif
 
-/* ---- little-endian scalars ------------------------------------------------ */
-
-
 /* ---- writer ------------------------------------------------------------------ */
 
 void pxs__w_bytes(struct pxs__writer *w, const void *p, size_t n) {
