@@ -176,6 +176,38 @@ int pxs_engine_search_file(pxs_engine *engine, const char *path,
                            const struct pxs_search_opts *opts, struct pxs_match **matches,
                            size_t *n_matches, struct pxs_err *err) PXS_MUST_CHECK;
 
+/* ---- duplicates ----------------------------------------------------------- */
+
+struct pxs_dups_opts {
+    float threshold;      /* near-duplicate similarity (0..1) to join two images; 0 = 0.95.
+                             With a CNN it is the fused score of near-duplicate search
+                             (CNN and built-in descriptor), else the descriptor's cosine. */
+    size_t max_neighbors; /* neighbours examined per image; 0 = 32 */
+};
+
+struct pxs_dup_member {
+    int64_t id;          /* image id; for exact copies that were not indexed, the id of
+                            the indexed image with the same content */
+    char path[4096];
+    float similarity;    /* to the group's first member (1 for exact copies) */
+};
+
+struct pxs_dup_group {
+    int exact;           /* 1: byte-identical files; 0: near-duplicates */
+    size_t n;
+    struct pxs_dup_member *members;
+};
+
+/* Group the collection: exact copies (same content hash; only the first was
+ * indexed, the others were reported as duplicates during ingest) and
+ * near-duplicate groups (connected components of pairs at or above the
+ * threshold, found by a range search around every image — O(n) searches).
+ * *groups: free with pxs_engine_dup_groups_free. */
+int pxs_engine_find_duplicates(pxs_engine *engine, const struct pxs_dups_opts *opts,
+                               struct pxs_dup_group **groups, size_t *n_groups,
+                               struct pxs_err *err) PXS_MUST_CHECK;
+void pxs_engine_dup_groups_free(struct pxs_dup_group *groups, size_t n_groups);
+
 /* ---- statistics --------------------------------------------------------- */
 
 struct pxs_engine_stats {

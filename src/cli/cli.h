@@ -59,5 +59,6 @@ int cmd_search(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_dups(int argc, char **argv);
 
 #endif

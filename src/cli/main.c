@@ -21,6 +21,7 @@ static const char usage_text[] =
     "  search IMAGE...   find the most similar indexed images\n"
     "  serve             run the HTTP API and web UI\n"
     "  stats             show what the data directory holds\n"
+    "  dups              list exact copies and near-duplicate groups\n"
     "  embed IMAGE...    print embeddings (also of raw tensors, for checking models)\n"
     "  help [COMMAND]    show help for a command\n"
     "\n"
@@ -142,7 +143,7 @@ int main(int argc, char **argv) {
         int (*fn)(int, char **);
     } commands[] = {
         {"index", cmd_index}, {"search", cmd_search}, {"serve", cmd_serve}, {"stats", cmd_stats},
-        {"embed", cmd_embed}};
+        {"embed", cmd_embed}, {"dups", cmd_dups}};
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("pixseek %s (cpu: %s)\n", PIXSEEK_VERSION, pxs_cpu_describe());
         return EXIT_OK;

@@ -20,6 +20,7 @@
 #define TABLE_VECTORS "vectors"
 #define TABLE_THUMBS "thumbs"
 #define TABLE_DESC "desc"
+#define TABLE_COPIES "copies"
 #define TABLE_BY_HASH "by_hash"
 #define TABLE_BY_PATH "by_path"
 
@@ -89,6 +90,8 @@ int engine_index_add(pxs_engine *engine, const int64_t *ids, const float *vecs,
 int engine_index_remove(pxs_engine *engine, int64_t id);
 
 /* ---- near-duplicate search (neardup.c) ---- */
+
+#define NEARDUP_FUSION_WEIGHT 3.5f
 
 int engine_search_near_duplicate(pxs_engine *engine, const void *data, size_t len,
                                  const struct pxs_search_opts *opts, struct pxs_match **matches,

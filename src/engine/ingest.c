@@ -239,6 +239,19 @@ static int write_image(pxs_store_txn *txn, struct item *it, size_t dim, int with
     return rc;
 }
 
+/* Remember an exact copy (for `pixseek dups`): path -> id of the original. */
+static int write_copy(pxs_store_txn *txn, const struct item *it, struct pxs_buf *scratch,
+                      struct pxs_err *err) {
+    uint8_t pkey[PXS_HASH_BYTES], id[8];
+    path_key(it->path, pkey);
+    pxs_store_u64_key((uint64_t)it->id, id);
+    pxs_buf_reset(scratch);
+    int rc = pxs_buf_append(scratch, id, 8);
+    if (rc == PXS_OK) rc = pxs_buf_append(scratch, it->path, strlen(it->path));
+    if (rc != PXS_OK) return pxs_errf(err, rc, "cannot record copy %s", it->path);
+    return pxs_store_put(txn, TABLE_COPIES, pkey, sizeof pkey, scratch->data, scratch->len, err);
+}
+
 /* Write every ITEM_TO_ADD of the batch in one transaction and commit.
  * Re-checks the hash inside the write transaction: a duplicate may have
  * been committed by another writer, or appear twice in this batch. */
@@ -256,10 +269,16 @@ static int commit_batch(pxs_engine *e, struct batch *b, uint64_t *generation, ui
     int wrote = 0, removed = 0;
     for (size_t i = 0; rc == PXS_OK && i < b->n; i++) {
         struct item *it = &b->items[i];
+        if (it->state == ITEM_TO_ADD) {
+            it->replaced_id = 0;
+            rc = classify(txn, it, err);
+            if (rc != PXS_OK) break;
+        }
+        if (it->state == ITEM_DUPLICATE) {
+            rc = write_copy(txn, it, &scratch, err);
+            continue;
+        }
         if (it->state != ITEM_TO_ADD) continue;
-        it->replaced_id = 0;
-        rc = classify(txn, it, err);
-        if (rc != PXS_OK || it->state != ITEM_TO_ADD) continue;
         if (it->replaced_id) {
             rc = remove_image(txn, it->replaced_id, err);
             if (rc != PXS_OK) break;

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUSION_WEIGHT 3.5f
+#define FUSION_WEIGHT NEARDUP_FUSION_WEIGHT
 #define N_ROTATIONS 4
 #define DECODE_MAX_SIDE 1024
 

@@ -18,6 +18,9 @@
  *   desc      key: u64 id                value: 256 x float32, the built-in descriptor
  *                                        (only when the embedder is a CNN; used to
  *                                        fuse scores in near-duplicate search)
+ *   copies    key: 16-byte hash of path  value: u64 id of the indexed image with the
+ *                                        same content, then the copy's path (no NUL);
+ *                                        exact copies are not indexed twice
  *   by_hash   key: 16-byte content hash  value: u64 id
  *   by_path   key: 16-byte hash of path  value: u64 id
  *

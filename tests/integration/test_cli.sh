@@ -1,7 +1,7 @@
 # tests/integration/test_cli.sh — help for every command, usage errors exit 2
 # with a message, errors exit 1 with a message, JSON outputs parse.
 source "$(dirname "$0")/lib.sh"
-for cmd in index search serve stats; do
+for cmd in index search serve stats embed dups; do
   "$PXS_BIN" "$cmd" --help >"$WORK/h.txt" || fail "$cmd --help exit $?"
   grep -q "usage: pixseek $cmd" "$WORK/h.txt" || fail "$cmd --help text"
 done

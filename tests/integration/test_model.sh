@@ -104,3 +104,20 @@ done
 wrong=$(json_eval "$WORK/nd.jsonl" "[r['query'] for r in rows if r['results'][0]['path'].rsplit('/',1)[1] != r['query'].rsplit('/',1)[1]]")
 [[ "$wrong" == "[]" ]] || fail "near-duplicate misses: $wrong"
 pass "--near-duplicates: ${#queries[@]} rotated/recompressed/grey/rescaled copies all find their original"
+
+# pixseek dups: an exact copy is its own group; recompressed and cropped
+# copies join their original; unrelated photos stay out.
+mkdir -p "$WORK/dups"
+for i in 0 10 101 303 505 707; do cp "$PXS_SHARED/data/corel1k_wang/images/$i.jpg" "$WORK/dups/"; done
+cp "$PXS_SHARED/data/corel1k_wang/images/0.jpg" "$WORK/dups/copy_of_0.jpg"
+cp "$ND/jpeg_q30/0.jpg" "$WORK/dups/0_q30.jpg"
+cp "$ND/crop_center_80/0.jpg" "$WORK/dups/0_crop80.jpg"
+cp "$ND/jpeg_q30/10.jpg" "$WORK/dups/10_q30.jpg"
+"$PXS_BIN" index --quiet --model "$M/mobilenet_v2_embed.onnx" --model-config "$CFG" \
+  --data "$WORK/dd" "$WORK/dups" 2>/dev/null || fail "index for dups"
+"$PXS_BIN" dups --json --data "$WORK/dd" >"$WORK/dups.json" || fail "dups"
+exact=$(json_eval "$WORK/dups.json" "[sorted(i['path'].rsplit('/',1)[1] for i in g['images']) for g in rows[0]['exact']]")
+[[ "$exact" == "[['0.jpg', 'copy_of_0.jpg']]" ]] || fail "exact groups $exact"
+near=$(json_eval "$WORK/dups.json" "sorted(sorted(i['path'].rsplit('/',1)[1] for i in g['images']) for g in rows[0]['near'])")
+[[ "$near" == "[['0.jpg', '0_crop80.jpg', '0_q30.jpg'], ['10.jpg', '10_q30.jpg']]" ]] || fail "near groups $near"
+pass "dups: exact copies and near-duplicate groups"
