@@ -166,21 +166,6 @@ struct near_ctx {
     struct pxs_err *err;
 };
 
-/* Descriptor of id into out; 0 if the image has none. */
-static int load_desc(pxs_store_txn *txn, int64_t id, float *out, struct pxs_err *err) {
-    uint8_t key[8];
-    pxs_store_u64_key((uint64_t)id, key);
-    const void *val;
-    size_t len;
-    int rc = pxs_store_get(txn, TABLE_DESC, key, 8, &val, &len, err);
-    if (rc == PXS_ENOTFOUND) return 0;
-    if (rc != PXS_OK) return rc;
-    if (len != PXS_IMAGE_DESCRIPTOR_DIM * sizeof(float))
-        return pxs_errf(err, PXS_ECORRUPT, "descriptor of image %lld has %zu bytes", (long long)id, len);
-    memcpy(out, val, len);
-    return 1;
-}
-
 static int visit_vector(const void *key, size_t key_len, const void *val, size_t val_len,
                         void *user) {
     struct near_ctx *c = user;
@@ -190,7 +175,7 @@ static int visit_vector(const void *key, size_t key_len, const void *val, size_t
     int64_t id = (int64_t)pxs_store_u64_from_key(key);
     if ((uint64_t)id >= c->n_ids) return 0;
     memcpy(c->vec, val, val_len);
-    int has_desc = e->desc_index ? load_desc(c->txn, id, c->desc_a, c->err) : 0;
+    int has_desc = e->desc_index ? engine_load_vector(c->txn, TABLE_DESC, id, c->desc_a, PXS_IMAGE_DESCRIPTOR_DIM, c->err) : 0;
     if (has_desc < 0) return has_desc;
     /* Pre-threshold on the primary score: the fused score can reach the
      * threshold only if cnn >= (1 + W) * t - W (descriptor cosine <= 1). */
@@ -209,7 +194,7 @@ static int visit_vector(const void *key, size_t key_len, const void *val, size_t
         if (other <= id || (uint64_t)other >= c->n_ids) continue;
         float score = c->hits[i].score;
         if (e->desc_index && has_desc) {
-            int r = load_desc(c->txn, other, c->desc_b, c->err);
+            int r = engine_load_vector(c->txn, TABLE_DESC, other, c->desc_b, PXS_IMAGE_DESCRIPTOR_DIM, c->err);
             if (r < 0) return r;
             float d = r ? pxs_dist_ip(c->desc_a, c->desc_b, PXS_IMAGE_DESCRIPTOR_DIM) : 0;
             score = (score + NEARDUP_FUSION_WEIGHT * d) / (1 + NEARDUP_FUSION_WEIGHT);
@@ -233,21 +218,15 @@ static int by_root_id(const void *a, const void *b) {
 /* The score `pixseek dups` joins on, between two stored images. */
 static int pair_similarity(pxs_engine *e, pxs_store_txn *txn, struct near_ctx *c, float *other,
                            int64_t a, int64_t b, float *sim) {
-    uint8_t key[8];
-    const void *val;
-    size_t len;
-    pxs_store_u64_key((uint64_t)a, key);
-    int rc = pxs_store_get(txn, TABLE_VECTORS, key, 8, &val, &len, c->err);
-    if (rc != PXS_OK) return rc;
-    memcpy(c->vec, val, e->dim * sizeof(float));
-    pxs_store_u64_key((uint64_t)b, key);
-    rc = pxs_store_get(txn, TABLE_VECTORS, key, 8, &val, &len, c->err);
-    if (rc != PXS_OK) return rc;
-    memcpy(other, val, e->dim * sizeof(float));
+    int rc = engine_load_vector(txn, TABLE_VECTORS, a, c->vec, e->dim, c->err);
+    if (rc > 0) rc = engine_load_vector(txn, TABLE_VECTORS, b, other, e->dim, c->err);
+    if (rc <= 0)
+        return rc < 0 ? rc : pxs_errf(c->err, PXS_ECORRUPT, "image %lld or %lld has no vector",
+                                      (long long)a, (long long)b);
     *sim = pxs_dist_ip(c->vec, other, e->dim);
     if (!e->desc_index) return PXS_OK;
-    int ra = load_desc(txn, a, c->desc_a, c->err);
-    int rb = ra > 0 ? load_desc(txn, b, c->desc_b, c->err) : 0;
+    int ra = engine_load_vector(txn, TABLE_DESC, a, c->desc_a, PXS_IMAGE_DESCRIPTOR_DIM, c->err);
+    int rb = ra > 0 ? engine_load_vector(txn, TABLE_DESC, b, c->desc_b, PXS_IMAGE_DESCRIPTOR_DIM, c->err) : 0;
     if (ra < 0 || rb < 0) return ra < 0 ? ra : rb;
     if (rb > 0)
         *sim = (*sim + NEARDUP_FUSION_WEIGHT *

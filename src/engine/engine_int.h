@@ -68,6 +68,10 @@ int record_decode(const void *data, size_t len, struct image_record *rec, struct
 /* Read and decode the record of image id (borrowed until the txn ends or
  * its next write). PXS_ENOTFOUND (err untouched) if absent. */
 int record_load(pxs_store_txn *txn, int64_t id, struct image_record *rec, struct pxs_err *err);
+/* Stored vector (table TABLE_VECTORS or TABLE_DESC) of image id into out:
+ * 1 if found, 0 if absent, else a negative PXS_E*. */
+int engine_load_vector(pxs_store_txn *txn, const char *table, int64_t id, float *out, size_t dim,
+                       struct pxs_err *err);
 void record_to_meta(int64_t id, const struct image_record *rec, struct pxs_image_meta *meta);
 
 /* meta table helpers: u64 values stored as 8 bytes big-endian. */

@@ -68,23 +68,6 @@ static int by_fused(const void *a, const void *b) {
 
 static float dot(const float *a, const float *b, size_t n) { return pxs_dist_ip(a, b, n); }
 
-/* Stored vector of table for id into out (dim floats); 0 if absent. */
-static int load_stored(pxs_store_txn *txn, const char *table, int64_t id, float *out, size_t dim,
-                       struct pxs_err *err) {
-    uint8_t key[8];
-    pxs_store_u64_key((uint64_t)id, key);
-    const void *val;
-    size_t len;
-    int rc = pxs_store_get(txn, table, key, 8, &val, &len, err);
-    if (rc == PXS_ENOTFOUND) return 0;
-    if (rc != PXS_OK) return rc;
-    if (len != dim * sizeof(float))
-        return pxs_errf(err, PXS_ECORRUPT, "%s record of image %lld has %zu bytes", table,
-                        (long long)id, len);
-    memcpy(out, val, len);
-    return 1;
-}
-
 /* Query features: CNN vectors of the four rotations, the descriptor, and
  * whether the query is greyscale. */
 static int query_features(pxs_engine *e, const void *data, size_t len, float *qvecs, float *qdesc,
@@ -180,7 +163,7 @@ int engine_search_near_duplicate(pxs_engine *e, const void *data, size_t len,
 
     for (size_t i = 0; i < n_cand; i++) {
         struct candidate *c = &cand[i];
-        int found = load_stored(txn, TABLE_VECTORS, c->id, vec, dim, err);
+        int found = engine_load_vector(txn, TABLE_VECTORS, c->id, vec, dim, err);
         if (found < 0) {
             rc = found;
             goto done;
@@ -190,7 +173,7 @@ int engine_search_near_duplicate(pxs_engine *e, const void *data, size_t len,
             float s = dot(qvecs + (size_t)r * dim, vec, dim);
             if (s > c->cnn) c->cnn = s;
         }
-        int has_desc = grey ? 0 : load_stored(txn, TABLE_DESC, c->id, desc, PXS_IMAGE_DESCRIPTOR_DIM, err);
+        int has_desc = grey ? 0 : engine_load_vector(txn, TABLE_DESC, c->id, desc, PXS_IMAGE_DESCRIPTOR_DIM, err);
         if (has_desc < 0) {
             rc = has_desc;
             goto done;

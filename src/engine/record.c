@@ -107,6 +107,24 @@ int record_load(pxs_store_txn *txn, int64_t id, struct image_record *rec, struct
     return record_decode(val, len, rec, err);
 }
 
+/* Vector of image id stored in table (dim floats) into out: 1 if found, 0 if
+ * absent, or a negative PXS_E* (a record of the wrong size is corrupt). */
+int engine_load_vector(pxs_store_txn *txn, const char *table, int64_t id, float *out, size_t dim,
+                       struct pxs_err *err) {
+    uint8_t key[8];
+    pxs_store_u64_key((uint64_t)id, key);
+    const void *val;
+    size_t len;
+    int rc = pxs_store_get(txn, table, key, 8, &val, &len, err);
+    if (rc == PXS_ENOTFOUND) return 0;
+    if (rc != PXS_OK) return rc;
+    if (len != dim * sizeof(float))
+        return pxs_errf(err, PXS_ECORRUPT, "%s record of image %lld has %zu bytes", table,
+                        (long long)id, len);
+    memcpy(out, val, len);
+    return 1;
+}
+
 int meta_get_u64(pxs_store_txn *txn, const char *key, uint64_t *out, struct pxs_err *err) {
     const void *val;
     size_t len;
