@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential clang libclang-rt-14-dev pkg-config make
   libvips-dev libvips-tools liblmdb-dev lmdb-utils libmicrohttpd-dev libcjson-dev libxxhash-dev
-  curl util-linux
+  curl util-linux time python3 python3-pil
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(hyperfine wrk python3-numpy python3-pil)
