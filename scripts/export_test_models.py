@@ -5,7 +5,8 @@ outputs, for the nn module's zoo test (tests/nn/test_nn_zoo.c).
 Usage: /usr/bin/python3 scripts/export_test_models.py [OUT_DIR]   (default /tmp/pxs_nn_models)
 Needs Debian's python3-torch, python3-torchvision, python3-onnx (no downloads:
 weights are random, seeded). For each model it writes OUT_DIR/<name>/:
-  model.onnx   opset 13, dynamic batch, float32
+  model.onnx   dynamic batch, float32; every model at opsets 11 and 13
+               (directories <name>_op11 and <name>_op13)
   input.f32    little-endian float32 NCHW, batch 2
   output.f32   torch's output for input.f32
   shape.txt    "N C H W OUT" (input dims, output floats per item)
@@ -20,6 +21,7 @@ import torch
 import torchvision.models as tvm
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else "/tmp/pxs_nn_models"
+OPSETS = (11, 13)
 
 
 def randomise_bn(model, gen):
@@ -40,6 +42,9 @@ def vgg16_features():
 MODELS = [
     # name, constructor, input size
     ("resnet18", lambda: tvm.resnet18(num_classes=100), 224),
+    ("resnet50", lambda: tvm.resnet50(num_classes=100), 112),
+    ("mobilenet_v2", lambda: tvm.mobilenet_v2(num_classes=100), 224),
+    ("mobilenet_v3_large", lambda: tvm.mobilenet_v3_large(num_classes=100), 224),
     ("mobilenet_v3_small", lambda: tvm.mobilenet_v3_small(num_classes=100), 224),
     ("squeezenet1_1", lambda: tvm.squeezenet1_1(num_classes=100), 224),
     ("shufflenet_v2_x0_5", lambda: tvm.shufflenet_v2_x0_5(num_classes=100), 224),
@@ -63,16 +68,17 @@ def main():
         x = torch.randn(2, 3, size, size, generator=gen)
         with torch.no_grad():
             y = model(x)
-        d = os.path.join(OUT, name)
-        os.makedirs(d, exist_ok=True)
-        torch.onnx.export(model, x, os.path.join(d, "model.onnx"), opset_version=13,
-                          input_names=["input"], output_names=["output"],
-                          dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
-        x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
-        y.numpy().astype("<f4").tofile(os.path.join(d, "output.f32"))
-        with open(os.path.join(d, "shape.txt"), "w") as f:
-            f.write("2 3 %d %d %d\n" % (size, size, int(np.prod(y.shape[1:]))))
-        print("%-20s %s -> %s" % (name, tuple(x.shape), tuple(y.shape)))
+        for opset in OPSETS:
+            d = os.path.join(OUT, "%s_op%d" % (name, opset))
+            os.makedirs(d, exist_ok=True)
+            torch.onnx.export(model, x, os.path.join(d, "model.onnx"), opset_version=opset,
+                              input_names=["input"], output_names=["output"],
+                              dynamic_axes={"input": {0: "N"}, "output": {0: "N"}})
+            x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
+            y.numpy().astype("<f4").tofile(os.path.join(d, "output.f32"))
+            with open(os.path.join(d, "shape.txt"), "w") as f:
+                f.write("2 3 %d %d %d\n" % (size, size, int(np.prod(y.shape[1:]))))
+            print("%-24s opset %d %s -> %s" % (name, opset, tuple(x.shape), tuple(y.shape)))
 
 
 if __name__ == "__main__":

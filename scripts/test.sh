@@ -69,6 +69,12 @@ step build-gcc-release make -j"$jobs" CC=gcc MODE=release
 rel=build/release-gcc
 asan=build/asan-clang
 
+# torchvision models with random weights, exported at two opsets with torch's
+# outputs, for tests/nn/test_nn_zoo.c (about 20 s).
+zoo=$root/build/zoo-models
+step export-torchvision-models /usr/bin/python3 scripts/export_test_models.py "$zoo"
+export PXS_NN_MODELS_DIR=$zoo
+
 echo "== checks"
 step module-rules scripts/check_modules.sh
 

@@ -12,14 +12,22 @@
 #include "../test.h"
 #include "pixseek/nn.h"
 
-static const char *zoo_names[] = {"resnet18", "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5",
-                                  "efficientnet_b0", "densenet121", "googlenet", "vgg16_features"};
+/* Every model the export script is expected to write (each at opsets 11
+ * and 13); a missing one fails the test once the directory exists. */
+static const char *zoo_names[] = {"resnet18",        "resnet50",          "mobilenet_v2",
+                                  "mobilenet_v3_large", "mobilenet_v3_small", "squeezenet1_1",
+                                  "shufflenet_v2_x0_5", "efficientnet_b0",  "densenet121",
+                                  "googlenet",       "vgg16_features"};
+static const int zoo_opsets[] = {11, 13};
 
 static int zoo_one(const char *dir, const char *name, char *msg, size_t msg_cap) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s/shape.txt", dir, name);
     FILE *f = fopen(path, "r");
-    if (!f) return 1; /* not exported: skip this one */
+    if (!f) {
+        snprintf(msg, msg_cap, "%s: not exported (no shape.txt)", name);
+        return -1;
+    }
     int N = 0, C = 0, H = 0, W = 0, OUT = 0;
     int got_fields = fscanf(f, "%d %d %d %d %d", &N, &C, &H, &W, &OUT);
     fclose(f);
@@ -79,17 +87,21 @@ PXS_TEST(nn_zoo_torchvision) {
     const char *dir = getenv("PXS_NN_MODELS_DIR");
     if (!dir) dir = "/tmp/pxs_nn_models";
     char probe[1024];
-    snprintf(probe, sizeof probe, "%s/resnet18/shape.txt", dir);
+    snprintf(probe, sizeof probe, "%s/resnet18_op13/shape.txt", dir);
     FILE *f = fopen(probe, "r");
     SKIP_IF(!f, "%s absent (run scripts/export_test_models.py)", dir);
     fclose(f);
     int small = getenv("PXS_NN_ZOO_SMALL") != NULL;
     int failed = 0;
     char msg[512] = "";
-    for (size_t i = 0; i < sizeof zoo_names / sizeof zoo_names[0]; i++) {
-        if (small && i != 1 && i != 3) continue;
-        char one[512] = "";
-        if (zoo_one(dir, zoo_names[i], one, sizeof one) < 0) {
+    for (size_t j = 0; j < sizeof zoo_names / sizeof zoo_names[0] * 2; j++) {
+        size_t i = j / 2;
+        if (small && strcmp(zoo_names[i], "mobilenet_v3_small") != 0 &&
+            strcmp(zoo_names[i], "shufflenet_v2_x0_5") != 0)
+            continue;
+        char name[96], one[512] = "";
+        snprintf(name, sizeof name, "%s_op%d", zoo_names[i], zoo_opsets[j % 2]);
+        if (zoo_one(dir, name, one, sizeof one) < 0) {
             printf("    FAIL %s\n", one);
             if (!failed) snprintf(msg, sizeof msg, "%s", one);
             failed++;
