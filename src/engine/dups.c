@@ -291,9 +291,7 @@ static int near_groups(pxs_engine *e, pxs_store_txn *txn, float threshold, size_
             float sim = 1;
             if (id != root) {
                 rc = pair_similarity(e, txn, &c, other, root, id, &sim);
-                if (rc != PXS_OK) break;
-                rc = record_load(txn, id, &rec, err); /* reads above may move it */
-                if (rc != PXS_OK) break;
+                if (rc != PXS_OK) break; /* rec stays valid: a read txn never moves data */
             }
             rc = member_push(&g, &gcap, id, rec.path, rec.path_len, sim > 1 ? 1 : sim);
             if (rc != PXS_OK) rc = pxs_errf(err, rc, "out of memory");

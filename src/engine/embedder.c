@@ -344,8 +344,8 @@ int pxs_embedder_embed_tensor(pxs_embedder *emb, const float *tensor, size_t n_f
                         emb->cfg.height, emb->cfg.width);
     int n = (int)(n_floats / per_item);
     const char *name = output ? output : emb->cfg.output[0] ? emb->cfg.output : NULL;
-    int configured = !output || (emb->cfg.output[0] && strcmp(output, emb->cfg.output) == 0) ||
-                     (!emb->cfg.output[0] && output == NULL);
+    /* Pooling and normalisation apply only to the configured output. */
+    int configured = !output || strcmp(output, emb->cfg.output) == 0;
     pxs_nn_model *m;
     int rc = acquire_model(emb, &m, err);
     if (rc != PXS_OK) return rc;

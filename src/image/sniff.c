@@ -17,16 +17,13 @@ static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint32_t le32(const uint8_t *p) {
-    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
 
 /* "BM" alone is too weak (plain text can start with it), so also require a
  * known DIB header size and a pixel-data offset that lies past the headers. */
 static int looks_like_bmp(const uint8_t *p, size_t len) {
     if (len < 18 || p[0] != 'B' || p[1] != 'M') return 0;
-    uint32_t offset = le32(p + 10);
-    uint32_t dib = le32(p + 14);
+    uint32_t offset = (uint32_t)pxs_get_le(p + 10, 4);
+    uint32_t dib = (uint32_t)pxs_get_le(p + 14, 4);
     static const uint32_t dib_sizes[] = {12, 16, 40, 52, 56, 64, 108, 124};
     int known = 0;
     for (size_t i = 0; i < sizeof dib_sizes / sizeof dib_sizes[0]; i++)

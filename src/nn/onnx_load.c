@@ -183,11 +183,8 @@ static float f32_from_bits(uint32_t u) {
     return f;
 }
 
-static uint32_t le32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+static uint32_t le32(const uint8_t *p) { return (uint32_t)pxs_get_le(p, 4); }
+static uint64_t le64(const uint8_t *p) { return pxs_get_le(p, 8); }
 
 /* Repeated float field (packed or fixed32). */
 static int rep_f32(const uint8_t *msg, size_t len, uint32_t num, float **out, size_t *n,
