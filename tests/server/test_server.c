@@ -398,11 +398,21 @@ static void api_checks(struct fixture *f, int port) {
 
     /* topk as a query parameter, bootcamp route */
     body = multipart(img, img_len, "image", NULL, &body_len);
-    rc = http_post(port, "/img/search?topk=3&table_name=x", MULTIPART, "", body, body_len, &r);
+    rc = http_post(port, "/img/search?topk=3&table_name=milvus_img_search", MULTIPART, "", body,
+                   body_len, &r);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK_EQ_INT(cJSON_GetArraySize(r.json), 3);
     resp_free(&r);
+    /* an unknown table (collection) is a 404 in the seed's error shape */
+    rc = http_post(port, "/img/search?table_name=x", MULTIPART, "", body, body_len, &r);
+    free(body);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(r.status == 404 && is_json_error(&r, "ENOTFOUND"), "%d %s", r.status, r.body);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r.json, "status")));
+    CHECK(json_str(r.json, "msg") != NULL);
+    resp_free(&r);
+    body = multipart(img, img_len, "image", NULL, &body_len);
 
     /* bad topk values */
     const char *bad_topk[] = {"0", "1001", "abc", "-3", "5x", "99999999999999999999"};
@@ -600,9 +610,14 @@ static void api_checks(struct fixture *f, int port) {
     resp_free(&r);
 
     /* unsupported Content-Type */
-    rc = http_post(port, "/api/search", "application/json", "", "{\"image\":1}", 11, &r);
+    rc = http_post(port, "/api/search", "text/plain", "", "{\"image\":1}", 11, &r);
     CHECK_EQ_INT(rc, 0);
     CHECK_MSG(r.status == 415 && is_json_error(&r, "EUNSUPPORTED"), "%d %s", r.status, r.body);
+    resp_free(&r);
+    /* JSON without a query */
+    rc = http_post(port, "/api/search", "application/json", "", "{\"image\":1}", 11, &r);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(r.status == 400 && is_json_error(&r, "EINVAL"), "%d %s", r.status, r.body);
     resp_free(&r);
 
     /* routing: unknown route, wrong method */
