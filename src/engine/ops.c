@@ -152,7 +152,7 @@ static int collect_key(const void *key, size_t key_len, const void *val, size_t 
 static int delete_keys(pxs_store_txn *txn, const char *table, int64_t match_id, uint64_t *count,
                        struct pxs_err *err) {
     struct key_list kl = {.count = 0, .match_id = match_id};
-    pxs_buf_init(&kl.buf, SIZE_MAX);
+    pxs_buf_init(&kl.buf, (size_t)1 << 40); /* no real cap: keys of one table */
     int rc = pxs_store_scan(txn, table, NULL, 0, collect_key, &kl, err);
     if (rc == PXS_ENOMEM) rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
     size_t pos = 0;

@@ -50,7 +50,11 @@ unsigned pxs__server_check_path(const struct pxs__server *srv, const char *path,
         snprintf(msg, msg_cap, "the path must not contain \".\" or \"..\" components");
         return MHD_HTTP_BAD_REQUEST;
     }
-    if (srv->n_roots == 0 && !(allow_uploads && srv->uploads_real[0])) {
+    /* resolved per call: uploads/ appears with the first upload */
+    char uploads[PATH_MAX];
+    if (!allow_uploads || !realpath(pxs_engine_uploads_dir(srv->engine), uploads))
+        uploads[0] = '\0';
+    if (srv->n_roots == 0 && !uploads[0]) {
         snprintf(msg, msg_cap, "this server allows no directories: start it with "
                                "`pixseek serve --root DIR`");
         return MHD_HTTP_FORBIDDEN;
@@ -63,6 +67,7 @@ unsigned pxs__server_check_path(const struct pxs__server *srv, const char *path,
         /* Do not tell apart "missing" and "outside the roots" for paths outside. */
         int inside = 0;
         for (size_t i = 0; i < srv->n_roots; i++) inside |= under(path, srv->roots[i]);
+        if (uploads[0]) inside |= under(path, uploads);
         if (!inside) {
             snprintf(msg, msg_cap, "the path is outside the directories this server may use");
             return MHD_HTTP_FORBIDDEN;
@@ -71,7 +76,7 @@ unsigned pxs__server_check_path(const struct pxs__server *srv, const char *path,
     }
     int ok = 0;
     for (size_t i = 0; i < srv->n_roots && !ok; i++) ok = under(real, srv->roots[i]);
-    if (!ok && allow_uploads && srv->uploads_real[0]) ok = under(real, srv->uploads_real);
+    if (!ok && uploads[0]) ok = under(real, uploads);
     if (!ok) {
         snprintf(msg, msg_cap, "the path is outside the directories this server may use");
         return MHD_HTTP_FORBIDDEN;

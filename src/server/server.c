@@ -544,10 +544,7 @@ static void server_cleanup(struct pxs__server *srv) {
 /* Resolve every --root once (they must exist and be directories). */
 static int resolve_roots(struct pxs__server *srv, const struct pxs_server_opts *o,
                          struct pxs_err *err) {
-    const char *up = pxs_engine_uploads_dir(srv->engine);
     char tmp[PATH_MAX];
-    if (realpath(up, tmp) && strlen(tmp) < sizeof srv->uploads_real)
-        snprintf(srv->uploads_real, sizeof srv->uploads_real, "%s", tmp);
     if (o->n_roots == 0) return PXS_OK;
     srv->roots = pxs_calloc(o->n_roots, sizeof *srv->roots);
     if (!srv->roots) return pxs_errf(err, PXS_ENOMEM, "out of memory");

@@ -241,7 +241,6 @@ struct pxs__server {
     const char *collection;   /* bootcamp table name served */
     char **roots;             /* resolved --root directories */
     size_t n_roots;
-    char uploads_real[4096];  /* resolved uploads dir ("" if missing) */
     double started;           /* wall clock seconds */
     struct pxs__job job;
     struct pxs__route_metrics *metrics; /* pxs__n_routes + 1 entries */
