@@ -130,3 +130,4 @@ for c in $CONCURRENCY; do
   s=$(printf '%s\n' "${results[@]}" | awk -v c="$c" '$1=="seed-upload" && $2==c {print $3}')
   awk -v c="$c" -v p="$p" -v s="$s" 'BEGIN { printf "c=%s: pixseek/seed req/s = %.2fx\n", c, (s > 0 ? p / s : 0) }'
 done
+exit 0
