@@ -122,7 +122,7 @@ static int exact_groups(struct exact_ctx *c) {
     int rc = pxs_store_scan(c->txn, TABLE_COPIES, NULL, 0, collect_copy, &l, c->err);
     if (rc == PXS_ECORRUPT) rc = pxs_errf(c->err, rc, "damaged copies record");
     if (rc == PXS_ENOMEM) rc = pxs_errf(c->err, rc, "out of memory");
-    if (rc == PXS_OK) qsort(l.items, l.n, sizeof *l.items, by_copy_id);
+    if (rc == PXS_OK && l.n > 0) qsort(l.items, l.n, sizeof *l.items, by_copy_id);
     for (size_t i = 0; rc == PXS_OK && i < l.n;) {
         size_t j = i;
         while (j < l.n && l.items[j].id == l.items[i].id) j++;
