@@ -231,7 +231,7 @@ static int insert_rows(struct api *a, const struct insert_src *src, const char *
     const struct coll_partition *p = schema_partition(s, part_name ? part_name : COLL_DEFAULT_PARTITION);
     if (!p) return pxs_errf(err, PXS_ENOTFOUND, "partition %s does not exist in %s", part_name, s->name);
     struct batch b = {0};
-    pxs_buf_init(&b.recs, SIZE_MAX);
+    pxs_buf_init(&b.recs, COLL_BUF_MAX);
     int rc = encode_batch(s, src, p->id, upsert, &b, err);
     if (rc == PXS_OK) rc = commit_batch(a->db, s, &b, upsert, err);
     if (rc == PXS_OK) rc = coll_sync(a->db, a->c, true, err);

@@ -25,6 +25,7 @@ struct cJSON;
 #define COLL_MAX_CAPACITY 4096
 #define COLL_MAX_REQUEST (512u * 1024 * 1024) /* bytes of output JSON */
 #define COLL_DEFAULT_PARTITION "_default"
+#define COLL_BUF_MAX ((size_t)1 << 40) /* internal scratch buffers: bounded by memory only */
 
 /* Field data types. Scalars share their values with enum expr_ftype. */
 enum coll_dtype {

@@ -184,7 +184,7 @@ int row_encode(const struct coll_schema *s, const cJSON *row, size_t ri, uint32_
     if (row && !cJSON_IsObject(row)) return pxs_errf(err, PXS_EINVAL, "row %zu: must be a JSON object", ri);
     size_t start = rec->len;
     struct pxs_buf vb;
-    pxs_buf_init(&vb, SIZE_MAX);
+    pxs_buf_init(&vb, COLL_BUF_MAX);
     char *owned = NULL;
     cJSON *dyn = NULL;
     uint8_t head[5] = {ROW_VERSION};

@@ -473,7 +473,7 @@ static int collect_key(const void *key, size_t key_len, const void *val, size_t 
 
 static int delete_prefix(pxs_store_txn *txn, const char *table, uint64_t id, struct pxs_err *err) {
     struct key_list kl = {id, {0}};
-    pxs_buf_init(&kl.keys, SIZE_MAX);
+    pxs_buf_init(&kl.keys, COLL_BUF_MAX);
     uint8_t start[8];
     pxs_store_u64_key(id, start);
     int rc = pxs_store_scan(txn, table, start, 8, collect_key, &kl, err);
@@ -776,7 +776,7 @@ int coll_delete_matching(pxs_store_txn *txn, const struct coll_schema *s, uint32
                          const struct row_filter *f, struct coll_state *st, uint64_t *count,
                          struct pxs_err *err) {
     struct match_del md = {s, part, any_part, f, {s, part, txn, {0}, err}};
-    pxs_buf_init(&md.pd.victims, SIZE_MAX);
+    pxs_buf_init(&md.pd.victims, COLL_BUF_MAX);
     int rc = coll_scan_rows(txn, s, collect_matching, &md, err);
     if (rc < 0 && !err->code) rc = pxs_errf(err, rc, "out of memory");
     if (rc == PXS_OK) rc = delete_collected(txn, s, &md.pd.victims, st, count, err);
