@@ -225,6 +225,19 @@ int coll_sync(struct coll_db *db, struct coll *c, bool have_write_mu, struct pxs
 
 /* ---- open / close ---- */
 
+/* Writers first: with glibc's default (readers first) a steady stream of
+ * searches would starve the writer applying an insert. No thread ever takes
+ * one of these read locks twice, so writer preference cannot deadlock. */
+static void rwlock_init_writer_first(pthread_rwlock_t *lock) {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+#ifdef PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    pthread_rwlock_init(lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+}
+
 static void coll_free(struct coll *c) {
     if (!c) return;
     schema_free(c->schema);
@@ -238,7 +251,7 @@ static struct coll *coll_alloc(struct coll_schema *s) {
     struct coll *c = pxs_calloc(1, sizeof *c);
     if (!c) return NULL;
     c->schema = s;
-    pthread_rwlock_init(&c->lock, NULL);
+    rwlock_init_writer_first(&c->lock);
     pthread_mutex_init(&c->write_mu, NULL);
     return c;
 }
@@ -277,7 +290,7 @@ int coll_db_open(const char *data_dir, bool read_only, struct coll_db **out, str
     if (!db) return pxs_errf(err, PXS_ENOMEM, "out of memory");
     snprintf(db->data_dir, sizeof db->data_dir, "%s", data_dir);
     db->read_only = read_only;
-    pthread_rwlock_init(&db->lock, NULL);
+    rwlock_init_writer_first(&db->lock);
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/vectordb", data_dir);
     struct stat st;
