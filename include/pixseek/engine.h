@@ -280,6 +280,170 @@ int pxs_engine_add_vectors(pxs_engine *engine, const char *const *paths, const f
 /* Largest accepted image file (ingest and upload), bytes. */
 #define PXS_ENGINE_MAX_FILE_BYTES (256u * 1024 * 1024)
 
+/* ---- vector collections (Milvus-like) ------------------------------------
+ *
+ * A general-purpose vector database beside the image collection: named
+ * collections with a schema (one primary key, scalar fields, one vector
+ * field), partitions, one vector index per collection, filtered / range /
+ * grouped search. Stored in <data>/vectordb/ (an LMDB environment, record
+ * formats at the top of src/engine/coll_store.c); index files in
+ * <data>/indexes/ (format at the top of src/engine/coll_index.c).
+ *
+ * Every operation is JSON in, JSON out, with the request and response
+ * bodies of the Milvus REST API v2 (/v2/vectordb/<group>/<action>), so the
+ * HTTP layer passes bodies through and the CLI prints results:
+ *   - request_json: the request body, e.g. for entities/search
+ *       {"collectionName":"c","data":[[0.1,0.2]],"annsField":"vec","limit":10,
+ *        "offset":0,"filter":"price > 3","outputFields":["price"],
+ *        "searchParams":{"metricType":"L2","params":{"ef":64,"nprobe":8,
+ *        "radius":1.0,"range_filter":0.0}},"groupingField":"cat","groupSize":1,
+ *        "strictGroupSize":false,"partitionNames":["p1"]}
+ *   - *out_json: what Milvus returns in the response's "data" member
+ *       (caller frees with pxs_free; may be NULL when only the code matters).
+ * Errors: PXS_EINVAL (bad request, schema, row, filter; message names the
+ * row index and field, or the filter position), PXS_ENOTFOUND (no such
+ * collection / partition / index; message names it), PXS_EEXIST (name taken,
+ * primary key already present on insert), PXS_ELIMIT (limit + offset over
+ * 16384, nq over 16384). A failed call applied nothing.
+ *
+ * Writes (insert, upsert, delete, partitions/drop) are atomic (one store
+ * transaction, all rows or none), durable when they return (survive kill -9)
+ * and visible to the next read (read-your-writes). Reads run concurrently;
+ * writes to one collection serialise. Index builds (indexes/create,
+ * compaction) run on a snapshot without blocking inserts or searches, then
+ * catch up with rows written meanwhile and swap in.
+ *
+ * Operations (name = the REST path after /v2/vectordb/; "data" returned):
+ *   collections/create   {collectionName, dimension, metricType, idType,
+ *                         autoId, primaryFieldName, vectorFieldName,
+ *                         params:{max_length}, enableDynamicField} (quick
+ *                         setup) or {collectionName, schema:{autoId,
+ *                         enableDynamicField, fields:[{fieldName, dataType,
+ *                         isPrimary, elementDataType, elementTypeParams:{dim,
+ *                         max_length, max_capacity}, nullable, defaultValue}]},
+ *                         indexParams:[{fieldName, indexName, metricType,
+ *                         indexType, params:{M, efConstruction, nlist, m,
+ *                         nbits}}]}                                     -> {}
+ *   collections/drop, collections/has ({"has":bool}), collections/list
+ *   (["name",..]), collections/describe, collections/rename
+ *   ({collectionName, newCollectionName}), collections/get_stats
+ *   ({"rowCount":N}, exact live rows), collections/load and
+ *   collections/get_load_state (collections are always loaded)
+ *   partitions/create, partitions/drop (deletes its rows), partitions/has,
+ *   partitions/list ({collectionName, partitionName})
+ *   entities/insert, entities/upsert {collectionName, data:[{row}..],
+ *                         partitionName} -> {"insertCount":n,"insertIds":[..]}
+ *                         ({"upsertCount","upsertIds"} for upsert)
+ *   entities/delete      {collectionName, filter | ids:[..], partitionName}
+ *                         -> {"deleteCount":n}
+ *   entities/get         {collectionName, id:[..], outputFields} -> [{row}..]
+ *   entities/query       {collectionName, filter, outputFields, limit, offset,
+ *                         partitionNames} -> [{row}..]; outputFields
+ *                         ["count(*)"] -> [{"count(*)":N}]
+ *   entities/search      see above -> [{"id":..,"distance":..,fields..}..]
+ *                         for each query vector: [[hits of query 0],[..]]
+ *                         (PXS_COLL_FLAT_SEARCH: one flat list, as Milvus)
+ *   indexes/create       {collectionName, indexParams:[..]} (replaces the
+ *                         collection's index), indexes/describe, indexes/list,
+ *                         indexes/drop ({collectionName, indexName})
+ *
+ * Output fields: none = the primary key only; "*" = every field (dynamic
+ * keys merged into the row, as Milvus does). Int64 values are JSON numbers,
+ * or strings with PXS_COLL_INT64_AS_STRING (what Milvus REST sends unless
+ * the client allows int64). JSON input numbers beyond +-2^53 lose precision
+ * in JSON parsers: give such int64 values as decimal strings ("123..."),
+ * which are accepted wherever an Int64 is expected.
+ */
+
+enum pxs_coll_flags {
+    PXS_COLL_INT64_AS_STRING = 1u << 0, /* Int64 values (ids, fields) as JSON strings */
+    PXS_COLL_FLAT_SEARCH = 1u << 1,     /* search: hits of all queries in one flat list */
+};
+
+#define PXS_COLL_MAX_TOPK 16384 /* limit + offset of search and query */
+#define PXS_COLL_MAX_NQ 16384   /* query vectors per search */
+
+/* One operation: JSON request in, JSON "data" out (see above). */
+typedef int (*pxs_coll_op_fn)(pxs_engine *engine, const char *request_json, unsigned flags,
+                              char **out_json, struct pxs_err *err);
+
+int pxs_coll_create(pxs_engine *engine, const char *request_json, unsigned flags,
+                    char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_drop(pxs_engine *engine, const char *request_json, unsigned flags,
+                  char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_has(pxs_engine *engine, const char *request_json, unsigned flags, char **out_json,
+                 struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_list(pxs_engine *engine, const char *request_json, unsigned flags,
+                  char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_describe(pxs_engine *engine, const char *request_json, unsigned flags,
+                      char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_rename(pxs_engine *engine, const char *request_json, unsigned flags,
+                    char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_get_stats(pxs_engine *engine, const char *request_json, unsigned flags,
+                       char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_partition_create(pxs_engine *engine, const char *request_json, unsigned flags,
+                              char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_partition_drop(pxs_engine *engine, const char *request_json, unsigned flags,
+                            char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_partition_has(pxs_engine *engine, const char *request_json, unsigned flags,
+                           char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_partition_list(pxs_engine *engine, const char *request_json, unsigned flags,
+                            char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_insert(pxs_engine *engine, const char *request_json, unsigned flags,
+                    char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_upsert(pxs_engine *engine, const char *request_json, unsigned flags,
+                    char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_delete(pxs_engine *engine, const char *request_json, unsigned flags,
+                    char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_get(pxs_engine *engine, const char *request_json, unsigned flags, char **out_json,
+                 struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_query(pxs_engine *engine, const char *request_json, unsigned flags,
+                   char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_search(pxs_engine *engine, const char *request_json, unsigned flags,
+                    char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_index_create(pxs_engine *engine, const char *request_json, unsigned flags,
+                          char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_index_describe(pxs_engine *engine, const char *request_json, unsigned flags,
+                            char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_index_list(pxs_engine *engine, const char *request_json, unsigned flags,
+                        char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+int pxs_coll_index_drop(pxs_engine *engine, const char *request_json, unsigned flags,
+                        char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+
+/* The operation for a REST v2 path ("collections/create", also with a
+ * leading "/v2/vectordb/"), or NULL: lets the HTTP layer route by table. */
+pxs_coll_op_fn pxs_coll_find_op(const char *path);
+
+/* Bulk import without JSON for the vectors: n rows into collection `name`
+ * (partition NULL = "_default"). ids: n primary keys (Int64 collections
+ * without autoId), or NULL (autoId; or the key comes from scalar_rows_json).
+ * vectors: n * dim floats (FloatVector) or n * dim/8 bytes (BinaryVector).
+ * scalar_rows_json: NULL, or n JSON objects with the other fields (NULL
+ * entries = no fields). upsert = 1 replaces rows with the same key. Same
+ * checks and atomicity as entities/insert; *out_json as entities/insert. */
+int pxs_coll_insert_columns(pxs_engine *engine, const char *name, const char *partition,
+                            size_t n, const int64_t *ids, const void *vectors,
+                            const char *const *scalar_rows_json, int upsert, unsigned flags,
+                            char **out_json, struct pxs_err *err) PXS_MUST_CHECK;
+
+/* Index statistics of a collection's vector index (also in indexes/describe):
+ * memory in bytes, rows indexed, HNSW tombstones, and whether the index was
+ * loaded from its file at open (1) or built from the stored rows (0). */
+struct pxs_coll_index_stats {
+    char index_type[16];
+    char metric[16];
+    uint64_t rows;
+    uint64_t tombstones;
+    size_t memory_bytes;
+    int loaded_from_file;
+    uint64_t builds;       /* full builds since open (creates, rebuilds, compactions) */
+};
+int pxs_coll_index_stats(pxs_engine *engine, const char *name, struct pxs_coll_index_stats *out,
+                         struct pxs_err *err) PXS_MUST_CHECK;
+/* Write every collection's index file now if it is behind the store
+ * (also done by pxs_engine_close and after builds). */
+int pxs_coll_checkpoint(pxs_engine *engine, struct pxs_err *err) PXS_MUST_CHECK;
+
 #ifdef __cplusplus
 }
 #endif

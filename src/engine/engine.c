@@ -10,6 +10,7 @@
  * was removed meanwhile ("deletes" moved) the index is rebuilt.
  */
 #include "engine_int.h"
+#include "engine/coll_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -159,6 +160,7 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
                                   .dim = PXS_IMAGE_DESCRIPTOR_DIM};
     if (rc == PXS_OK && !e->emb->builtin) rc = pxs_index_new(&dp, &e->desc_index, err);
     if (rc == PXS_OK) rc = engine_refresh_index(e, err);
+    if (rc == PXS_OK) rc = coll_db_open(e->data_dir, e->read_only, &e->colls, err);
     if (rc != PXS_OK) {
         pxs_engine_close(e);
         return rc;
@@ -169,6 +171,7 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
 
 void pxs_engine_close(pxs_engine *engine) {
     if (!engine) return;
+    coll_db_close(engine->colls);
     pxs_index_free(engine->index);
     pxs_index_free(engine->desc_index);
     pxs_store_close(engine->store);
@@ -176,6 +179,8 @@ void pxs_engine_close(pxs_engine *engine) {
     pthread_rwlock_destroy(&engine->index_lock);
     pxs_free(engine);
 }
+
+struct coll_db *engine_coll_db(pxs_engine *engine) { return engine ? engine->colls : NULL; }
 
 /* ---- index sync ---- */
 

@@ -48,6 +48,8 @@ struct pxs_engine {
     uint64_t loaded_generation; /* meta "generation" the index reflects */
     uint64_t loaded_next_id;    /* ids below this are in the index */
     uint64_t loaded_deletes;    /* meta "deletes" the index reflects */
+
+    struct coll_db *colls;      /* vector collections (coll_int.h) */
 };
 
 /* ---- records (record.c) ---- */
