@@ -68,7 +68,7 @@ $(BUILD)/obj/%.o: %.c
 	$(Q)$(CC) $(CFLAGS_ALL) $(call isa_flags,$<) -c $< -o $@
 
 # The web UI is embedded with .incbin, which -MMD does not track.
-$(BUILD)/obj/src/server/assets.o: $(wildcard web/*)
+$(BUILD)/obj/src/server/assets.o: $(wildcard web/*) src/server/openapi.json
 
 $(BUILD)/libpixseek.a: $(LIB_OBJS)
 	@rm -f $@

@@ -222,6 +222,61 @@ struct pxs_engine_stats {
 int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out,
                      struct pxs_err *err) PXS_MUST_CHECK;
 
+/* ---- writes and lookups for the HTTP API (ops.c) ------------------------ */
+
+/* Where uploaded images are kept: "<data>/uploads" (borrowed). Files there
+ * are named <content hash hex>.<format>, written durably (temp file, fsync,
+ * rename, fsync dir) before they are indexed. */
+const char *pxs_engine_uploads_dir(const pxs_engine *engine);
+
+/* "added", "unchanged", "duplicate", "failed". */
+const char *pxs_ingest_kind_name(enum pxs_ingest_kind kind);
+
+struct pxs_add_result {
+    int64_t id;                /* the new image, or the indexed one with the same content */
+    enum pxs_ingest_kind kind; /* ADDED, UNCHANGED (same upload again) or DUPLICATE */
+    char path[4096];           /* where the image is stored */
+};
+
+/* Store one uploaded image and index it. Content already indexed (from any
+ * path) is not stored twice: kind = DUPLICATE with the existing id.
+ * PXS_EUNSUPPORTED if the bytes are not an image, PXS_EINVAL if they
+ * cannot be decoded (nothing is kept then). */
+int pxs_engine_add_image(pxs_engine *engine, const void *data, size_t len,
+                         struct pxs_add_result *out, struct pxs_err *err) PXS_MUST_CHECK;
+
+/* Remove image id from the collection (record, vector, thumbnail, and the
+ * copies that pointed at it); an upload's file is deleted too, other files
+ * are never touched. PXS_ENOTFOUND if there is no such image. */
+int pxs_engine_delete_image(pxs_engine *engine, int64_t id, struct pxs_err *err) PXS_MUST_CHECK;
+
+/* Remove every image (one durable transaction) and the upload files.
+ * *removed: how many images there were. The data directory keeps its
+ * embedder; ids keep growing (never reused). */
+int pxs_engine_drop_all(pxs_engine *engine, uint64_t *removed, struct pxs_err *err) PXS_MUST_CHECK;
+
+/* The stored embedding of image id into out[dim] (dim must equal the
+ * engine's). PXS_ENOTFOUND if absent. */
+int pxs_engine_get_vector(pxs_engine *engine, int64_t id, float *out, size_t dim,
+                          struct pxs_err *err) PXS_MUST_CHECK;
+
+/* Search with a stored image's embedding (no decoding, no inference). */
+int pxs_engine_search_id(pxs_engine *engine, int64_t id, const struct pxs_search_opts *opts,
+                         struct pxs_match **matches, size_t *n_matches,
+                         struct pxs_err *err) PXS_MUST_CHECK;
+/* Search with a query embedding of the engine's dimension. */
+int pxs_engine_search_vector(pxs_engine *engine, const float *vec, size_t dim,
+                             const struct pxs_search_opts *opts, struct pxs_match **matches,
+                             size_t *n_matches, struct pxs_err *err) PXS_MUST_CHECK;
+
+/* Add precomputed embeddings (n x dim floats, finite) with a path each, in
+ * one durable transaction; no image is read (format "vector", size 0, no
+ * thumbnail, content hash of the vector bytes). Paths must be non-empty and
+ * not indexed yet. ids (may be NULL) receives the new ids. Used to build
+ * large benchmark collections from real embeddings. */
+int pxs_engine_add_vectors(pxs_engine *engine, const char *const *paths, const float *vecs,
+                           size_t n, int64_t *ids, struct pxs_err *err) PXS_MUST_CHECK;
+
 /* Largest accepted image file (ingest and upload), bytes. */
 #define PXS_ENGINE_MAX_FILE_BYTES (256u * 1024 * 1024)
 

@@ -20,6 +20,14 @@ struct pxs_server_opts {
     int threads;               /* worker threads; 0 = number of CPUs */
     size_t max_body_bytes;     /* request body limit; 0 = 32 MiB */
     const char *web_dir;       /* directory of the web UI files; NULL = built-in page */
+    size_t max_upload_bytes;   /* largest image in a request (file part, raw body,
+                                  base64); 0 = 16 MiB, capped at max_body_bytes */
+    const char *token;         /* API token required for every write (Authorization:
+                                  Bearer); NULL or "" = none */
+    const char *const *roots;  /* directories /img/load, ingest jobs and /data may use */
+    size_t n_roots;            /* 0 = none: those routes answer 403 */
+    const char *collection;    /* bootcamp table name; NULL = "milvus_img_search" */
+    int timeout_s;             /* idle connection timeout, seconds; 0 = 30 */
 };
 
 /* Serve until *stop becomes non-zero (checked a few times per second).

@@ -49,14 +49,6 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
-static const char *kind_name(enum pxs_ingest_kind k) {
-    switch (k) {
-    case PXS_INGEST_ADDED: return "added";
-    case PXS_INGEST_UNCHANGED: return "unchanged";
-    case PXS_INGEST_DUPLICATE: return "duplicate";
-    default: return "failed";
-    }
-}
 
 static void draw_bar(struct progress *p, uint64_t done, uint64_t total, int final) {
     double now = pxs_now_seconds();
@@ -100,7 +92,7 @@ static int on_event(const struct pxs_ingest_event *ev, void *user) {
         remember_failure(p, ev->path, ev->reason);
     }
     if (p->json) {
-        printf("{\"event\":\"%s\",\"path\":", kind_name(ev->kind));
+        printf("{\"event\":\"%s\",\"path\":", pxs_ingest_kind_name(ev->kind));
         cli_json_string(stdout, ev->path);
         if (ev->kind == PXS_INGEST_FAILED) {
             printf(",\"code\":\"%s\",\"reason\":", pxs_code_name(ev->code));

@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pixseek/server.h"
@@ -17,10 +18,19 @@ static const char serve_help[] =
     "\n"
     "options:\n"
     "  --data DIR        data directory (default $PIXSEEK_DATA or ./pixseek-data)\n"
-    "  --bind ADDR       address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
+    "  --host ADDR       address to listen on (default 127.0.0.1; 0.0.0.0 for all);\n"
+    "                    --bind is the same\n"
     "  --port N          TCP port (default 8080)\n"
     "  --http-threads N  HTTP worker threads (default: number of CPUs)\n"
     "  --max-body BYTES  largest accepted request body (default 33554432)\n"
+    "  --max-upload BYTES  largest image in a request: file part, raw body or\n"
+    "                    decoded base64 (default 16777216)\n"
+    "  --timeout S       close connections idle for S seconds (default 30)\n"
+    "  --root DIR        a directory /img/load, POST /api/ingest and /data may use\n"
+    "                    (repeatable; default none: those routes answer 403)\n"
+    "  --token T         API token every write must send as \"Authorization: Bearer T\"\n"
+    "                    (default $PIXSEEK_TOKEN; none: writes are open)\n"
+    "  --collection NAME bootcamp table name served (default milvus_img_search)\n"
     "  --web DIR         serve the web UI from DIR instead of the built-in copy\n"
     CLI_MODEL_HELP
     "  -h, --help        this help\n";
@@ -35,6 +45,12 @@ int cmd_serve(int argc, char **argv) {
     static const struct option long_opts[] = {CLI_MODEL_OPTIONS,
                                               {"data", required_argument, 0, 'd'},
                                               {"bind", required_argument, 0, 'b'},
+                                              {"host", required_argument, 0, 'b'},
+                                              {"max-upload", required_argument, 0, 'u'},
+                                              {"timeout", required_argument, 0, 'T'},
+                                              {"root", required_argument, 0, 'r'},
+                                              {"token", required_argument, 0, 'k'},
+                                              {"collection", required_argument, 0, 'c'},
                                               {"port", required_argument, 0, 'p'},
                                               {"http-threads", required_argument, 0, 't'},
                                               {"max-body", required_argument, 0, 'm'},
@@ -44,6 +60,9 @@ int cmd_serve(int argc, char **argv) {
     const char *data_dir = cli_default_data_dir();
     struct pxs_server_opts opts = {0};
     struct cli_model_args model = {0};
+    const char *roots[64];
+    size_t n_roots = 0;
+    opts.token = getenv("PIXSEEK_TOKEN");
     int c, m;
     long v;
     optind = 1;
@@ -68,6 +87,23 @@ int cmd_serve(int argc, char **argv) {
             opts.max_body_bytes = (size_t)v;
             break;
         case 'w': opts.web_dir = optarg; break;
+        case 'u':
+            if ((v = cli_parse_long("--max-upload", optarg, 1024, 1L << 32)) < 0) return EXIT_USAGE;
+            opts.max_upload_bytes = (size_t)v;
+            break;
+        case 'T':
+            if ((v = cli_parse_long("--timeout", optarg, 1, 3600)) < 0) return EXIT_USAGE;
+            opts.timeout_s = (int)v;
+            break;
+        case 'r':
+            if (n_roots == sizeof roots / sizeof roots[0]) {
+                cli_error("at most %zu --root directories", sizeof roots / sizeof roots[0]);
+                return EXIT_USAGE;
+            }
+            roots[n_roots++] = optarg;
+            break;
+        case 'k': opts.token = optarg; break;
+        case 'c': opts.collection = optarg; break;
         case 'h': fputs(serve_help, stdout); return EXIT_OK;
         default: fputs(serve_help, stderr); return EXIT_USAGE;
         }
@@ -76,6 +112,8 @@ int cmd_serve(int argc, char **argv) {
         cli_error("serve takes no arguments (got \"%s\")", argv[optind]);
         return EXIT_USAGE;
     }
+    opts.roots = roots;
+    opts.n_roots = n_roots;
     /* serve creates the data directory if needed so an empty server starts. */
     pxs_engine *engine = cli_open_engine(data_dir, 0, &model);
     if (!engine) return EXIT_FAILURE_FATAL;

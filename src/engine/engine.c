@@ -140,6 +140,7 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
         return pxs_errf(err, PXS_EINVAL, "data directory path too long");
     }
     e->read_only = opts->read_only;
+    snprintf(e->uploads_dir, sizeof e->uploads_dir, "%s/uploads", e->data_dir);
     pthread_rwlock_init(&e->index_lock, NULL);
 
     char store_dir[4200];
@@ -362,7 +363,7 @@ static float score_to_similarity(enum pxs_metric m, float score) {
     return s < 0 ? 0 : s > 1 ? 1 : s;
 }
 
-static int search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
+int engine_search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
                          struct pxs_match **matches, size_t *n_matches, struct pxs_err *err) {
     size_t k = opts && opts->k ? opts->k : 10;
     float min_sim = opts ? opts->min_similarity : 0;
@@ -418,7 +419,7 @@ int pxs_engine_search_image(pxs_engine *engine, const void *data, size_t len,
     float *vec = pxs_mallocarray(engine->dim, sizeof(float));
     if (!vec) return pxs_errf(err, PXS_ENOMEM, "out of memory");
     rc = pxs_embedder_embed_image(engine->emb, data, len, vec, err);
-    if (rc == PXS_OK) rc = search_vector(engine, vec, opts, matches, n_matches, err);
+    if (rc == PXS_OK) rc = engine_search_vector(engine, vec, opts, matches, n_matches, err);
     pxs_free(vec);
     return rc;
 }

@@ -30,6 +30,7 @@
 
 struct pxs_engine {
     char data_dir[4096];
+    char uploads_dir[4200];     /* <data_dir>/uploads (ops.c) */
     int read_only;
     pxs_store *store;
 
@@ -94,6 +95,21 @@ int engine_index_add(pxs_engine *engine, const int64_t *ids, const float *vecs,
                      const float *descs, size_t n,
                      uint64_t generation, uint64_t next_id, struct pxs_err *err);
 int engine_index_remove(pxs_engine *engine, int64_t id);
+
+/* Search the index with a query vector (engine->dim floats). */
+int engine_search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
+                         struct pxs_match **matches, size_t *n_matches, struct pxs_err *err);
+
+/* ---- ingest internals (ingest.c) ---- */
+
+/* Index the given files (absolute paths) as pxs_engine_ingest does after
+ * its walk; canceled = 1 reports nothing and returns PXS_ECANCELED. */
+int engine_ingest_paths(pxs_engine *engine, char *const *paths, size_t count,
+                        const struct pxs_ingest_opts *opts, struct pxs_ingest_summary *summary,
+                        int canceled, struct pxs_err *err);
+/* Delete image id's rows (images, vectors, thumbs, desc, by_hash) in txn;
+ * the caller bumps "generation"/"deletes". Absent rows are fine. */
+int engine_remove_image(pxs_store_txn *txn, int64_t id, struct pxs_err *err);
 
 /* ---- near-duplicate search (neardup.c) ---- */
 

@@ -203,7 +203,7 @@ static void process_parallel(struct batch *b) {
     for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
 }
 
-static int remove_image(pxs_store_txn *txn, int64_t id, struct pxs_err *err) {
+int engine_remove_image(pxs_store_txn *txn, int64_t id, struct pxs_err *err) {
     struct image_record old;
     int rc = record_load(txn, id, &old, err);
     if (rc != PXS_OK) return rc;
@@ -280,7 +280,7 @@ static int commit_batch(pxs_engine *e, struct batch *b, uint64_t *generation, ui
         }
         if (it->state != ITEM_TO_ADD) continue;
         if (it->replaced_id) {
-            rc = remove_image(txn, it->replaced_id, err);
+            rc = engine_remove_image(txn, it->replaced_id, err);
             if (rc != PXS_OK) break;
             removed = 1;
         }
@@ -355,7 +355,17 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
     int rc = walk_collect(dir, opts->follow_symlinks, &list, on_walk_error, &wr, err);
     if (rc != PXS_OK) return rc;
     summary->files = list.count;
+    rc = engine_ingest_paths(engine, list.paths, list.count, opts, summary, wr.canceled, err);
+    walk_list_free(&list);
+    summary->seconds = pxs_now_seconds() - t0;
+    return rc;
+}
 
+int engine_ingest_paths(pxs_engine *engine, char *const *paths, size_t count,
+                        const struct pxs_ingest_opts *opts, struct pxs_ingest_summary *summary,
+                        int canceled, struct pxs_err *err) {
+    struct walk_report wr = {opts, summary, canceled};
+    int rc = PXS_OK;
     size_t batch_size = opts->batch_size > 0 ? (size_t)opts->batch_size : 32;
     struct item *items = pxs_calloc(batch_size, sizeof *items);
     float *vecs = pxs_mallocarray(batch_size * engine->dim, sizeof(float));
@@ -368,11 +378,11 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
     }
     rc = engine_refresh_index(engine, err);
     uint64_t done = 0;
-    for (size_t start = 0; rc == PXS_OK && !wr.canceled && start < list.count; start += batch_size) {
-        size_t n = list.count - start < batch_size ? list.count - start : batch_size;
+    for (size_t start = 0; rc == PXS_OK && !wr.canceled && start < count; start += batch_size) {
+        size_t n = count - start < batch_size ? count - start : batch_size;
         memset(items, 0, n * sizeof *items);
         for (size_t i = 0; i < n; i++) {
-            items[i].path = list.paths[start + i];
+            items[i].path = paths[start + i];
             items[i].vec = vecs + i * engine->dim;
             items[i].tensor = tensors ? tensors + i * per_tensor : NULL;
         }
@@ -391,7 +401,7 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
             ev.path = it->path;
             ev.id = it->id;
             ev.done = ++done;
-            ev.total = list.count;
+            ev.total = count;
             switch (it->state) {
             case ITEM_TO_ADD: ev.kind = PXS_INGEST_ADDED; summary->added++; break;
             case ITEM_UNCHANGED: ev.kind = PXS_INGEST_UNCHANGED; summary->unchanged++; break;
@@ -412,7 +422,5 @@ out:
     pxs_free(vecs);
     pxs_free(tensors);
     pxs_free(packed);
-    walk_list_free(&list);
-    summary->seconds = pxs_now_seconds() - t0;
     return rc;
 }

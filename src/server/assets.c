@@ -1,6 +1,7 @@
 /*
  * assets.c — the web page (web/index.html, web/app.js, web/style.css)
- * embedded into the binary, so `pixseek serve` needs no files next to it.
+ * and the OpenAPI document (src/server/openapi.json) embedded into the
+ * binary, so `pixseek serve` needs no files next to it.
  *
  * How: the GNU assembler's `.incbin` directive, in a top-level __asm__
  * block, copies each file into .rodata at build time. Why this and not a
@@ -30,7 +31,7 @@
 
 /* Dependency hints only (see above); the results are not used. */
 #if __has_include("../../web/index.html") && __has_include("../../web/app.js") && \
-    __has_include("../../web/style.css")
+    __has_include("../../web/style.css") && __has_include("openapi.json")
 #endif
 
 #define PXS_INCBIN(sym, file)                                  \
@@ -51,6 +52,7 @@
 PXS_INCBIN(pxs__web_index_html, "web/index.html");
 PXS_INCBIN(pxs__web_app_js, "web/app.js");
 PXS_INCBIN(pxs__web_style_css, "web/style.css");
+PXS_INCBIN(pxs__openapi_json, "src/server/openapi.json");
 
 #define PXS_HIDDEN __attribute__((visibility("hidden")))
 extern const unsigned char pxs__web_index_html[] PXS_HIDDEN;
@@ -59,6 +61,13 @@ extern const unsigned char pxs__web_app_js[] PXS_HIDDEN;
 extern const uint64_t pxs__web_app_js_len PXS_HIDDEN;
 extern const unsigned char pxs__web_style_css[] PXS_HIDDEN;
 extern const uint64_t pxs__web_style_css_len PXS_HIDDEN;
+extern const unsigned char pxs__openapi_json[] PXS_HIDDEN;
+extern const uint64_t pxs__openapi_json_len PXS_HIDDEN;
+
+void pxs__server_openapi(const unsigned char **data, size_t *len) {
+    *data = pxs__openapi_json;
+    *len = (size_t)pxs__openapi_json_len;
+}
 
 int pxs__server_asset(const char *name, struct pxs__asset *out) {
     /* Filled per call rather than from a static table: the lengths are

@@ -1,23 +1,16 @@
 /*
- * routes.c — the HTTP routes of `pixseek serve`. server.c has already
- * checked the route, the method and the body; each handler here queues
- * exactly one response.
+ * routes.c — the route table of `pixseek serve`, helpers the route files
+ * share, and the core routes (healthz, the web page). server.c has already
+ * checked the route, the method, the token and parsed the body; each
+ * handler queues exactly one response.
  *
- *   GET  /healthz               {"status":"ok","images":N,"embedder":"..","dim":D}
- *   POST /img/search            Milvus bootcamp shape: [[path, distance], ...],
- *                               best first. multipart field `image` (or the raw
- *                               image as the body), form field or query `topk`.
- *   GET|POST /img/count         bootcamp shape: the image count as a bare integer
- *   POST /api/search            {"results":[{id,path,distance,similarity,width,
- *                               height,format,thumbnail}],"took_ms":..}; also
- *                               `min_similarity` (0..1)
- *   GET  /api/thumbnail/<id>    the stored JPEG thumbnail
- *   GET  /api/images/<id>       image metadata
- *   GET  /api/stats             engine statistics
- *   GET  / /app.js /style.css   the web page (embedded, or from --web-dir)
+ * Route families (one file each):
+ *   routes_bootcamp.c  Milvus bootcamp reverse image search (the seed's shapes)
+ *   routes_native.c    pixseek's JSON API under /api/
+ *   routes_meta.c      /metrics, /openapi.json
  *
- * Errors are {"error":{"code":"EINVAL","message":".."}} with the status
- * from pxs__server_status_for (engine code -> HTTP status).
+ * Every entry carries its OpenAPI path; tests/server checks that
+ * /openapi.json documents every route of this table.
  */
 #include "server/server_int.h"
 
@@ -25,147 +18,87 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TOPK_DEFAULT 10
-#define TOPK_MAX 1000
 #define WEB_FILE_MAX (8u * 1024 * 1024)
 
-static enum MHD_Result reply_engine_error(struct MHD_Connection *conn, struct pxs__request *req,
-                                          int rc, const struct pxs_err *e) {
+enum { G = PXS__M_GET, P = PXS__M_POST, D = PXS__M_DELETE };
+#define CORE PXS__FAM_CORE
+#define BOOT PXS__FAM_BOOTCAMP
+
+const struct pxs__route pxs__routes[] = {
+    /* path                  prefix methods write family openapi               asset handler */
+    {"/", 0, G, 0, CORE, "/", "index.html", pxs__h_static},
+    {"/index.html", 0, G, 0, CORE, "/index.html", "index.html", pxs__h_static},
+    {"/app.js", 0, G, 0, CORE, "/app.js", "app.js", pxs__h_static},
+    {"/style.css", 0, G, 0, CORE, "/style.css", "style.css", pxs__h_static},
+    {"/healthz", 0, G, 0, CORE, "/healthz", NULL, pxs__h_healthz},
+    {"/metrics", 0, G, 0, CORE, "/metrics", NULL, pxs__h_metrics},
+    {"/openapi.json", 0, G, 0, CORE, "/openapi.json", NULL, pxs__h_openapi},
+    /* Milvus bootcamp (current FastAPI server) */
+    {"/img/load", 0, P, 1, BOOT, "/img/load", NULL, pxs__h_img_load},
+    {"/img/load/status", 0, G, 0, BOOT, "/img/load/status", NULL, pxs__h_load_status},
+    {"/progress", 0, G, 0, BOOT, "/progress", NULL, pxs__h_progress},
+    {"/img/count", 0, G | P, 0, BOOT, "/img/count", NULL, pxs__h_img_count},
+    {"/img/search", 0, P, 0, BOOT, "/img/search", NULL, pxs__h_img_search},
+    {"/img/upload", 0, P, 1, BOOT, "/img/upload", NULL, pxs__h_img_upload},
+    {"/img/drop", 0, P, 1, BOOT, "/img/drop", NULL, pxs__h_img_drop},
+    {"/data", 0, G, 0, BOOT, "/data", NULL, pxs__h_data},
+    /* Milvus bootcamp, the older pic_search API */
+    {"/api/v1/train", 0, P, 1, BOOT, "/api/v1/train", NULL, pxs__h_v1_train},
+    {"/api/v1/process", 0, G, 0, BOOT, "/api/v1/process", NULL, pxs__h_progress},
+    {"/api/v1/count", 0, P, 0, BOOT, "/api/v1/count", NULL, pxs__h_v1_count},
+    {"/api/v1/search", 0, P, 0, BOOT, "/api/v1/search", NULL, pxs__h_v1_search},
+    {"/api/v1/delete", 0, P, 1, BOOT, "/api/v1/delete", NULL, pxs__h_v1_delete},
+    /* native */
+    {"/api/search", 0, P, 0, CORE, "/api/search", NULL, pxs__h_api_search},
+    {"/api/stats", 0, G, 0, CORE, "/api/stats", NULL, pxs__h_api_stats},
+    {"/api/thumbnail/", 1, G, 0, CORE, "/api/thumbnail/{id}", NULL, pxs__h_api_thumbnail},
+    {"/api/images", 0, P, 1, CORE, "/api/images", NULL, pxs__h_api_images_add},
+    {"/api/images/", 1, G | D, 1, CORE, "/api/images/{id}", NULL, pxs__h_api_image},
+    {"/api/ingest", 0, G | P, 1, CORE, "/api/ingest", NULL, pxs__h_api_ingest},
+    {"/api/ingest/cancel", 0, P, 1, CORE, "/api/ingest/cancel", NULL, pxs__h_api_ingest_cancel},
+    {"/api/duplicates", 0, G, 0, CORE, "/api/duplicates", NULL, pxs__h_api_duplicates},
+};
+const size_t pxs__n_routes = sizeof pxs__routes / sizeof pxs__routes[0];
+
+/* ---- shared helpers ------------------------------------------------------ */
+
+enum MHD_Result pxs__reply_engine_error(struct MHD_Connection *conn, struct pxs__request *req,
+                                        int rc, const struct pxs_err *e) {
     return pxs__server_reply_error(conn, req, pxs__server_status_for(rc), rc, "%s",
                                    pxs_err_message(e, rc));
 }
 
-/* Form field if present, else the query argument; NULL or blank = absent. */
-static const char *param(struct MHD_Connection *conn, const struct pxs__field *f,
-                         const char *name, int *overflow) {
-    const char *v;
-    *overflow = 0;
-    if (f->seen) {
-        *overflow = f->overflow;
-        v = f->text;
-    } else {
-        v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+static int blank(const char *s) {
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t') return 0;
+    return 1;
+}
+
+int pxs__param(struct MHD_Connection *conn, const struct pxs__request *req, const char *name,
+               char *out, size_t cap) {
+    int r = pxs__form_text(&req->form, name, out, cap);
+    if (r == 0) {
+        const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+        if (!v) return 0;
+        if (strlen(v) >= cap) return -1;
+        snprintf(out, cap, "%s", v);
+        r = 1;
     }
-    if (!v) return NULL;
-    for (const char *p = v; *p; p++)
-        if (*p != ' ' && *p != '\t') return v;
-    return *overflow ? v : NULL;
+    if (r == 1 && blank(out)) return 0;
+    return r;
 }
 
-static enum MHD_Result handle_search(struct MHD_Connection *conn, struct pxs__request *req,
-                                     int bootcamp) {
-    long topk = TOPK_DEFAULT;
-    float min_sim = 0.0f;
-    int overflow;
-    const char *t = param(conn, &req->topk, "topk", &overflow);
-    if (t && (overflow || pxs__server_parse_range(t, 1, TOPK_MAX, &topk) != PXS_OK))
-        return pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL,
-                                       "topk must be an integer from 1 to %d", TOPK_MAX);
-    t = param(conn, &req->min_sim, "min_similarity", &overflow);
-    if (t && (overflow || pxs__server_parse_unit(t, &min_sim) != PXS_OK))
-        return pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL,
-                                       "min_similarity must be a number from 0 to 1");
-    if (!req->image_seen || req->image.len == 0)
-        return pxs__server_reply_error(
-            conn, req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL,
-            req->body_mode == PXS__BODY_FORM
-                ? "missing image: send a multipart/form-data file field named 'image'"
-                : "missing image: the request body is empty");
-
-    struct pxs_search_opts so = {(size_t)topk, min_sim};
-    struct pxs_match *matches = NULL;
-    size_t n = 0;
-    struct pxs_err e = {0};
-    uint64_t t0 = pxs_now_ns();
-    int rc = pxs_engine_search_image(req->srv->engine, req->image.data, req->image.len, &so,
-                                     &matches, &n, &e);
-    double took_ms = (double)(pxs_now_ns() - t0) / 1e6;
-    pxs_buf_free(&req->image); /* the query bytes are no longer needed */
-    if (rc != PXS_OK) return reply_engine_error(conn, req, rc, &e);
-
-    struct pxs__json j;
-    pxs__server_json_init(&j);
-    if (bootcamp) {
-        pxs__server_json_raw(&j, "[");
-        for (size_t i = 0; i < n; i++) {
-            pxs__server_json_raw(&j, i ? ",[" : "[");
-            pxs__server_json_str(&j, matches[i].meta.path);
-            pxs__server_json_raw(&j, ",");
-            pxs__server_json_num(&j, matches[i].distance);
-            pxs__server_json_raw(&j, "]");
-        }
-        pxs__server_json_raw(&j, "]");
-    } else {
-        pxs__server_json_raw(&j, "{\"results\":[");
-        for (size_t i = 0; i < n; i++) {
-            const struct pxs_match *m = &matches[i];
-            char thumb[64];
-            snprintf(thumb, sizeof thumb, "/api/thumbnail/%lld", (long long)m->meta.id);
-            pxs__server_json_raw(&j, i ? ",{" : "{");
-            pxs__server_json_key(&j, "id");
-            pxs__server_json_int(&j, m->meta.id);
-            pxs__server_json_raw(&j, ",");
-            pxs__server_json_key(&j, "path");
-            pxs__server_json_str(&j, m->meta.path);
-            pxs__server_json_raw(&j, ",");
-            pxs__server_json_key(&j, "distance");
-            pxs__server_json_num(&j, m->distance);
-            pxs__server_json_raw(&j, ",");
-            pxs__server_json_key(&j, "similarity");
-            pxs__server_json_num(&j, m->similarity);
-            pxs__server_json_raw(&j, ",");
-            pxs__server_json_key(&j, "width");
-            pxs__server_json_int(&j, m->meta.width);
-            pxs__server_json_raw(&j, ",");
-            pxs__server_json_key(&j, "height");
-            pxs__server_json_int(&j, m->meta.height);
-            pxs__server_json_raw(&j, ",");
-            pxs__server_json_key(&j, "format");
-            pxs__server_json_str(&j, m->meta.format);
-            pxs__server_json_raw(&j, ",");
-            pxs__server_json_key(&j, "thumbnail");
-            pxs__server_json_str(&j, thumb);
-            pxs__server_json_raw(&j, "}");
-        }
-        pxs__server_json_raw(&j, "],");
-        pxs__server_json_key(&j, "took_ms");
-        pxs__server_json_num(&j, took_ms);
-        pxs__server_json_raw(&j, "}");
-    }
-    pxs_free(matches);
-    return pxs__server_reply_json(conn, req, MHD_HTTP_OK, &j);
-}
-
-static int parse_id_arg(const struct pxs__request *req, int64_t *id) {
-    if (req->arg_too_long) return PXS_EINVAL;
-    return pxs__server_parse_id(req->arg, id);
-}
-
-static enum MHD_Result bad_id(struct MHD_Connection *conn, struct pxs__request *req) {
-    return pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL,
-                                   "image id must be a decimal integer");
-}
-
-static enum MHD_Result handle_thumbnail(struct MHD_Connection *conn, struct pxs__request *req) {
-    int64_t id;
-    if (parse_id_arg(req, &id) != PXS_OK) return bad_id(conn, req);
-    void *jpeg = NULL;
-    size_t len = 0;
-    struct pxs_err e = {0};
-    int rc = pxs_engine_get_thumbnail(req->srv->engine, id, &jpeg, &len, &e);
-    if (rc != PXS_OK) return reply_engine_error(conn, req, rc, &e);
-    return pxs__server_reply_bytes(conn, req, MHD_HTTP_OK, "image/jpeg", "private, max-age=3600",
-                                   jpeg, len, 1);
-}
-
-static void meta_fields(struct pxs__json *j, const struct pxs_image_meta *m) {
-    char thumb[64];
-    snprintf(thumb, sizeof thumb, "/api/thumbnail/%lld", (long long)m->id);
+void pxs__json_meta_fields(struct pxs__json *j, const struct pxs_image_meta *m) {
+    char url[64];
     pxs__server_json_key(j, "id");
     pxs__server_json_int(j, m->id);
     pxs__server_json_raw(j, ",");
     pxs__server_json_key(j, "path");
     pxs__server_json_str(j, m->path);
+    pxs__server_json_raw(j, ",");
+    const char *slash = strrchr(m->path, '/');
+    pxs__server_json_key(j, "file_name");
+    pxs__server_json_str(j, slash ? slash + 1 : m->path);
     pxs__server_json_raw(j, ",");
     pxs__server_json_key(j, "hash");
     pxs__server_json_str(j, m->hash);
@@ -185,27 +118,83 @@ static void meta_fields(struct pxs__json *j, const struct pxs_image_meta *m) {
     pxs__server_json_key(j, "mtime");
     pxs__server_json_int(j, m->mtime);
     pxs__server_json_raw(j, ",");
+    snprintf(url, sizeof url, "/api/thumbnail/%lld", (long long)m->id);
     pxs__server_json_key(j, "thumbnail");
-    pxs__server_json_str(j, thumb);
+    pxs__server_json_str(j, url);
+    pxs__server_json_raw(j, ",");
+    pxs__server_json_key(j, "thumbnail_url");
+    pxs__server_json_str(j, url);
+    pxs__server_json_raw(j, ",");
+    snprintf(url, sizeof url, "/api/images/%lld/file", (long long)m->id);
+    pxs__server_json_key(j, "image_url");
+    pxs__server_json_str(j, url);
 }
 
-static enum MHD_Result handle_image(struct MHD_Connection *conn, struct pxs__request *req) {
-    int64_t id;
-    if (parse_id_arg(req, &id) != PXS_OK) return bad_id(conn, req);
-    struct pxs_image_meta meta;
-    struct pxs_err e = {0};
-    int rc = pxs_engine_get_meta(req->srv->engine, id, &meta, &e);
-    if (rc != PXS_OK) return reply_engine_error(conn, req, rc, &e);
-    meta.path[sizeof meta.path - 1] = '\0';
-    meta.hash[sizeof meta.hash - 1] = '\0';
-    meta.format[sizeof meta.format - 1] = '\0';
+int pxs__check_table(struct MHD_Connection *conn, struct pxs__request *req, const char *name,
+                     enum MHD_Result *r) {
+    if (!name || strcmp(name, req->srv->collection) == 0) return 0;
+    *r = pxs__server_reply_error(conn, req, MHD_HTTP_NOT_FOUND, PXS_ENOTFOUND,
+                                 "no collection %s (this server serves \"%s\")", name,
+                                 req->srv->collection);
+    return -1;
+}
+
+enum MHD_Result pxs__reply_path_error(struct MHD_Connection *conn, struct pxs__request *req,
+                                      unsigned status, const char *msg) {
+    int code = status == MHD_HTTP_FORBIDDEN ? PXS_EPERM
+               : status == MHD_HTTP_NOT_FOUND ? PXS_ENOTFOUND
+                                              : PXS_EINVAL;
+    return pxs__server_reply_error(conn, req, status, code, "%s", msg);
+}
+
+enum MHD_Result pxs__reply_json_string(struct MHD_Connection *conn, struct pxs__request *req,
+                                       unsigned status, const char *text) {
     struct pxs__json j;
     pxs__server_json_init(&j);
-    pxs__server_json_raw(&j, "{");
-    meta_fields(&j, &meta);
-    pxs__server_json_raw(&j, "}");
-    return pxs__server_reply_json(conn, req, MHD_HTTP_OK, &j);
+    pxs__server_json_str(&j, text);
+    return pxs__server_reply_json(conn, req, status, &j);
 }
+
+int pxs__request_image(struct MHD_Connection *conn, struct pxs__request *req, const char *field,
+                       const char *b64_field, const unsigned char **data, size_t *len,
+                       unsigned char **owned, enum MHD_Result *r) {
+    *owned = NULL;
+    size_t max = req->srv->max_upload;
+    if (req->form.kind == PXS__FORM_JSON && b64_field) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(req->form.json, b64_field);
+        if (!v || cJSON_IsNull(v)) return 0;
+        if (!cJSON_IsString(v)) {
+            *r = pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL,
+                                         "%s must be a base64 string", b64_field);
+            return -1;
+        }
+        int rc = pxs__base64_decode(v->valuestring, strlen(v->valuestring), max, owned, len);
+        if (rc != PXS_OK) {
+            *r = rc == PXS_ELIMIT
+                     ? pxs__server_reply_error(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, rc,
+                                               "decoded image larger than the upload limit of "
+                                               "%zu bytes", max)
+                 : rc == PXS_ENOMEM
+                     ? pxs__server_reply_error(conn, req, MHD_HTTP_INTERNAL_SERVER_ERROR, rc,
+                                               "out of memory")
+                     : pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL,
+                                               "%s is not valid base64", b64_field);
+            return -1;
+        }
+        *data = *owned;
+        return 1;
+    }
+    if (!pxs__form_file(&req->form, field, data, len) || *len == 0) return 0;
+    if (*len > max) {
+        *r = pxs__server_reply_error(conn, req, MHD_HTTP_CONTENT_TOO_LARGE, PXS_ELIMIT,
+                                     "image of %zu bytes is larger than the upload limit of %zu "
+                                     "bytes", *len, max);
+        return -1;
+    }
+    return 1;
+}
+
+/* ---- core routes ------------------------------------------------------------ */
 
 static int get_stats(struct pxs__request *req, struct pxs_engine_stats *st, struct pxs_err *e) {
     int rc = pxs_engine_stats(req->srv->engine, st, e);
@@ -217,59 +206,68 @@ static int get_stats(struct pxs__request *req, struct pxs_engine_stats *st, stru
     return rc;
 }
 
-static enum MHD_Result handle_stats(struct MHD_Connection *conn, struct pxs__request *req,
-                                    enum pxs__route route) {
+enum MHD_Result pxs__h_healthz(struct MHD_Connection *conn, struct pxs__request *req) {
     struct pxs_engine_stats st;
     struct pxs_err e = {0};
     int rc = get_stats(req, &st, &e);
-    if (rc != PXS_OK) {
-        if (route == PXS__R_HEALTHZ)
-            return pxs__server_reply_error(conn, req, MHD_HTTP_SERVICE_UNAVAILABLE, rc, "%s",
-                                           pxs_err_message(&e, rc));
-        return reply_engine_error(conn, req, rc, &e);
-    }
+    if (rc != PXS_OK)
+        return pxs__server_reply_error(conn, req, MHD_HTTP_SERVICE_UNAVAILABLE, rc, "%s",
+                                       pxs_err_message(&e, rc));
     struct pxs__json j;
     pxs__server_json_init(&j);
-    if (route == PXS__R_IMG_COUNT) {
-        pxs__server_json_uint(&j, st.images);
-    } else if (route == PXS__R_HEALTHZ) {
-        pxs__server_json_raw(&j, "{\"status\":\"ok\",");
-        pxs__server_json_key(&j, "images");
-        pxs__server_json_uint(&j, st.images);
-        pxs__server_json_raw(&j, ",");
-        pxs__server_json_key(&j, "embedder");
-        pxs__server_json_str(&j, st.embedder);
-        pxs__server_json_raw(&j, ",");
-        pxs__server_json_key(&j, "dim");
-        pxs__server_json_uint(&j, st.dim);
-        pxs__server_json_raw(&j, "}");
-    } else {
-        pxs__server_json_raw(&j, "{");
-        pxs__server_json_key(&j, "images");
-        pxs__server_json_uint(&j, st.images);
-        pxs__server_json_raw(&j, ",");
-        pxs__server_json_key(&j, "dim");
-        pxs__server_json_uint(&j, st.dim);
-        pxs__server_json_raw(&j, ",");
-        pxs__server_json_key(&j, "embedder");
-        pxs__server_json_str(&j, st.embedder);
-        pxs__server_json_raw(&j, ",");
-        pxs__server_json_key(&j, "metric");
-        pxs__server_json_str(&j, st.metric);
-        pxs__server_json_raw(&j, ",");
-        pxs__server_json_key(&j, "kernel");
-        pxs__server_json_str(&j, st.kernel);
-        pxs__server_json_raw(&j, ",");
-        pxs__server_json_key(&j, "index_bytes");
-        pxs__server_json_uint(&j, st.index_bytes);
-        pxs__server_json_raw(&j, "}");
-    }
+    pxs__server_json_raw(&j, "{\"status\":\"ok\",");
+    pxs__server_json_key(&j, "images");
+    pxs__server_json_uint(&j, st.images);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "embedder");
+    pxs__server_json_str(&j, st.embedder);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "dim");
+    pxs__server_json_uint(&j, st.dim);
+    pxs__server_json_raw(&j, "}");
+    return pxs__server_reply_json(conn, req, MHD_HTTP_OK, &j);
+}
+
+enum MHD_Result pxs__h_api_stats(struct MHD_Connection *conn, struct pxs__request *req) {
+    struct pxs_engine_stats st;
+    struct pxs_err e = {0};
+    int rc = get_stats(req, &st, &e);
+    if (rc != PXS_OK) return pxs__reply_engine_error(conn, req, rc, &e);
+    struct pxs__job job;
+    pxs__job_snapshot(req->srv, &job);
+    struct pxs__json j;
+    pxs__server_json_init(&j);
+    pxs__server_json_raw(&j, "{");
+    pxs__server_json_key(&j, "collection");
+    pxs__server_json_str(&j, req->srv->collection);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "images");
+    pxs__server_json_uint(&j, st.images);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "dim");
+    pxs__server_json_uint(&j, st.dim);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "embedder");
+    pxs__server_json_str(&j, st.embedder);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "metric");
+    pxs__server_json_str(&j, st.metric);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "kernel");
+    pxs__server_json_str(&j, st.kernel);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "index_bytes");
+    pxs__server_json_uint(&j, st.index_bytes);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "ingest_running");
+    pxs__server_json_raw(&j, job.running ? "true" : "false");
+    pxs__server_json_raw(&j, "}");
     return pxs__server_reply_json(conn, req, MHD_HTTP_OK, &j);
 }
 
 /* req->arg holds an allow-listed asset name (set by the router), never text
  * from the URL, so the web_dir path below cannot escape the directory. */
-static enum MHD_Result handle_static(struct MHD_Connection *conn, struct pxs__request *req) {
+enum MHD_Result pxs__h_static(struct MHD_Connection *conn, struct pxs__request *req) {
     struct pxs__asset a;
     if (pxs__server_asset(req->arg, &a) != PXS_OK)
         return pxs__server_reply_error(conn, req, MHD_HTTP_NOT_FOUND, PXS_ENOTFOUND,
@@ -292,25 +290,8 @@ static enum MHD_Result handle_static(struct MHD_Connection *conn, struct pxs__re
         if (rc == PXS_ENOTFOUND)
             return pxs__server_reply_error(conn, req, MHD_HTTP_NOT_FOUND, rc,
                                            "%s is missing from the web dir", a.name);
-        return reply_engine_error(conn, req, rc, &e);
+        return pxs__reply_engine_error(conn, req, rc, &e);
     }
     return pxs__server_reply_bytes(conn, req, MHD_HTTP_OK, a.content_type, "no-cache", data, len,
                                    1);
-}
-
-enum MHD_Result pxs__server_dispatch(struct MHD_Connection *conn, struct pxs__request *req) {
-    switch (req->route) {
-    case PXS__R_PAGE:
-    case PXS__R_STATIC: return handle_static(conn, req);
-    case PXS__R_HEALTHZ:
-    case PXS__R_STATS:
-    case PXS__R_IMG_COUNT: return handle_stats(conn, req, req->route);
-    case PXS__R_IMG_SEARCH: return handle_search(conn, req, 1);
-    case PXS__R_API_SEARCH: return handle_search(conn, req, 0);
-    case PXS__R_THUMB: return handle_thumbnail(conn, req);
-    case PXS__R_IMAGE: return handle_image(conn, req);
-    case PXS__R_NONE: break;
-    }
-    return pxs__server_reply_error(conn, req, MHD_HTTP_NOT_FOUND, PXS_ENOTFOUND,
-                                   "no such endpoint");
 }

@@ -33,6 +33,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,15 +48,17 @@
 
 #define DEFAULT_PORT 8080
 #define DEFAULT_MAX_BODY (32u * 1024 * 1024)
+#define DEFAULT_MAX_UPLOAD (16u * 1024 * 1024)
+#define DEFAULT_COLLECTION "milvus_img_search"
 #define CONNECTION_TIMEOUT_S 30u
 #define CONNECTION_LIMIT 256u
 #define CONNECTION_MEMORY (128u * 1024) /* MHD per-connection pool: headers + read buffer */
-#define POST_BUFFER 16384               /* MHD post processor buffer */
 #define MAX_THREADS 256
 
 /* ---- responses --------------------------------------------------------- */
 
-static const char oom_json[] = "{\"error\":{\"code\":\"ENOMEM\",\"message\":\"out of memory\"}}";
+static const char oom_json[] =
+    "{\"error\":{\"code\":\"ENOMEM\",\"message\":\"out of memory\"},\"status\":500}";
 static const char csp[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -125,16 +129,26 @@ enum MHD_Result pxs__server_reply_json(struct MHD_Connection *conn, struct pxs__
                                    body, len, 1);
 }
 
+/* {"error":{"code":..,"message":..},"status":N}; bootcamp routes add the
+ * seed's {"status":false,"msg":..} shape instead of the numeric status. */
 static enum MHD_Result reply_error_allow(struct MHD_Connection *conn, struct pxs__request *req,
                                          unsigned status, int code, const char *allow,
                                          const char *msg) {
     struct pxs__json j;
     pxs__server_json_init(&j);
+    int bootcamp = req->route && req->route->family == PXS__FAM_BOOTCAMP;
     pxs__server_json_raw(&j, "{\"error\":{\"code\":");
     pxs__server_json_str(&j, pxs_code_name(code));
     pxs__server_json_raw(&j, ",\"message\":");
     pxs__server_json_str(&j, msg);
-    pxs__server_json_raw(&j, "}}");
+    pxs__server_json_raw(&j, "},\"status\":");
+    if (bootcamp) {
+        pxs__server_json_raw(&j, "false,\"msg\":");
+        pxs__server_json_str(&j, msg);
+    } else {
+        pxs__server_json_uint(&j, status);
+    }
+    pxs__server_json_raw(&j, "}");
     if (j.rc != PXS_OK) {
         pxs__server_json_free(&j);
         return reply_oom(conn, req);
@@ -149,7 +163,12 @@ static enum MHD_Result reply_error_allow(struct MHD_Connection *conn, struct pxs
         return MHD_NO;
     }
     if (status >= 500)
-        PXS_LOG_WARN("server: %s %s: %u %s", req->method, req->log_path, status, msg);
+        PXS_LOG_WARN("server: %s %s: %u %s", req->method_name, req->log_path, status, msg);
+    if (status == MHD_HTTP_UNAUTHORIZED &&
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer") != MHD_YES) {
+        MHD_destroy_response(resp);
+        return MHD_NO;
+    }
     return queue(conn, req, status, resp, "application/json; charset=utf-8", NULL, allow);
 }
 
@@ -163,34 +182,43 @@ enum MHD_Result pxs__server_reply_error(struct MHD_Connection *conn, struct pxs_
     return reply_error_allow(conn, req, status, code, NULL, msg);
 }
 
+enum MHD_Result pxs__server_reply_file(struct MHD_Connection *conn, struct pxs__request *req,
+                                       const char *path, const char *content_type) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            return pxs__server_reply_error(conn, req, MHD_HTTP_NOT_FOUND, PXS_ENOTFOUND,
+                                           "the image file is gone");
+        return pxs__server_reply_error(conn, req, MHD_HTTP_INTERNAL_SERVER_ERROR, PXS_EIO,
+                                       "cannot open the image file: %s", strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return pxs__server_reply_error(conn, req, MHD_HTTP_NOT_FOUND, PXS_ENOTFOUND,
+                                       "not a regular file");
+    }
+    /* MHD owns fd from here (closed when the response is destroyed). */
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    return queue(conn, req, MHD_HTTP_OK, resp, content_type, "private, max-age=3600", NULL);
+}
+
 /* ---- routing ------------------------------------------------------------ */
 
-enum { M_GET = 1, M_POST = 2 };
-
-static const struct {
-    const char *path;
-    int prefix;
-    enum pxs__route route;
-    unsigned methods;
-    const char *asset;
-} routes[] = {
-    {"/", 0, PXS__R_PAGE, M_GET, "index.html"},
-    {"/index.html", 0, PXS__R_PAGE, M_GET, "index.html"},
-    {"/app.js", 0, PXS__R_STATIC, M_GET, "app.js"},
-    {"/style.css", 0, PXS__R_STATIC, M_GET, "style.css"},
-    {"/healthz", 0, PXS__R_HEALTHZ, M_GET, NULL},
-    {"/img/search", 0, PXS__R_IMG_SEARCH, M_POST, NULL},
-    {"/img/count", 0, PXS__R_IMG_COUNT, M_GET | M_POST, NULL},
-    {"/api/search", 0, PXS__R_API_SEARCH, M_POST, NULL},
-    {"/api/stats", 0, PXS__R_STATS, M_GET, NULL},
-    {"/api/thumbnail/", 1, PXS__R_THUMB, M_GET, NULL},
-    {"/api/images/", 1, PXS__R_IMAGE, M_GET, NULL},
-};
-
 static const char *allow_for(unsigned methods) {
-    if (methods == M_GET) return "GET, HEAD";
-    if (methods == M_POST) return "POST";
-    return "GET, HEAD, POST";
+    switch (methods) {
+    case PXS__M_GET: return "GET, HEAD";
+    case PXS__M_POST: return "POST";
+    case PXS__M_GET | PXS__M_POST: return "GET, HEAD, POST";
+    case PXS__M_GET | PXS__M_DELETE: return "GET, HEAD, DELETE";
+    case PXS__M_DELETE: return "DELETE";
+    default: return "GET, HEAD, POST, DELETE";
+    }
 }
 
 static void set_pending(struct pxs__request *req, unsigned status, int code, const char *allow,
@@ -217,148 +245,85 @@ static void printable_copy(char *dst, size_t cap, const char *src) {
     dst[i] = '\0';
 }
 
-static enum MHD_Result on_form_field(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *filename, const char *content_type,
-                                     const char *transfer_encoding, const char *data,
-                                     uint64_t off, size_t size);
-
-static void field_append(struct pxs__field *f, uint64_t off, const char *data, size_t size) {
-    if (off == 0 && f->seen) { /* the field again: the last one wins */
-        f->len = 0;
-        f->overflow = 0;
-    }
-    f->seen = 1;
-    if (f->overflow) return;
-    if (size >= sizeof f->text - f->len) {
-        f->overflow = 1;
-        return;
-    }
-    memcpy(f->text + f->len, data, size);
-    f->len += size;
-    f->text[f->len] = '\0';
+/* Constant-time comparison (the token must not leak through timing). */
+static int token_equal(const char *given, size_t given_len, const char *want) {
+    size_t want_len = strlen(want);
+    unsigned diff = given_len != want_len;
+    for (size_t i = 0; i < want_len; i++)
+        diff |= (unsigned)(unsigned char)want[i] ^
+                (unsigned)(unsigned char)(i < given_len ? given[i] : 0);
+    return diff == 0;
 }
 
-static enum MHD_Result on_form_field(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *filename, const char *content_type,
-                                     const char *transfer_encoding, const char *data,
-                                     uint64_t off, size_t size) {
-    struct pxs__request *req = cls;
-    (void)kind;
-    (void)filename;
-    (void)content_type;
-    (void)transfer_encoding;
-    if (!key) return MHD_YES;
-    if (strcmp(key, "image") == 0) {
-        if (req->image_done) return MHD_YES;
-        if (off != (uint64_t)req->image.len) {
-            /* A second `image` part starts over at offset 0: keep the first. */
-            req->image_done = 1;
-            return MHD_YES;
-        }
-        req->image_seen = 1;
-        if (size && pxs_buf_append(&req->image, data, size) != PXS_OK) req->oom = 1;
-    } else if (strcmp(key, "topk") == 0) {
-        field_append(&req->topk, off, data, size);
-    } else if (strcmp(key, "min_similarity") == 0) {
-        field_append(&req->min_sim, off, data, size);
-    }
-    /* Other fields (the bootcamp client's table_name, ...) are ignored. */
-    return MHD_YES;
-}
-
-static int has_prefix_ci(const char *s, const char *prefix) {
-    return strncasecmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static void start_form(struct pxs__request *req, struct MHD_Connection *conn) {
-    req->pp = MHD_create_post_processor(conn, POST_BUFFER, on_form_field, req);
-    if (!req->pp) {
-        set_pending(req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL, NULL,
-                    "malformed form Content-Type (multipart/form-data needs a boundary)");
+static void check_token(struct pxs__server *srv, struct pxs__request *req,
+                        struct MHD_Connection *conn) {
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!auth) {
+        set_pending(req, MHD_HTTP_UNAUTHORIZED, PXS_EPERM, NULL,
+                    "this server requires an API token for writes: send "
+                    "\"Authorization: Bearer <token>\"");
         return;
     }
-    req->body_mode = PXS__BODY_FORM;
-}
-
-/* A urlencoded body is printable ASCII; every image format has a byte
- * outside that range in its first few bytes (JPEG, PNG, WebP and GIF sizes,
- * TIFF's NUL, ...). */
-static int looks_binary(const char *data, size_t size) {
-    for (size_t i = 0; i < size && i < 64; i++) {
-        unsigned char c = (unsigned char)data[i];
-        if (c < 0x20 || c >= 0x7F) return 1;
-    }
-    return 0;
-}
-
-static void choose_body_mode(struct pxs__request *req, struct MHD_Connection *conn) {
-    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!ct || !*ct || has_prefix_ci(ct, "image/") ||
-        has_prefix_ci(ct, "application/octet-stream")) {
-        req->body_mode = PXS__BODY_RAW;
-        return;
-    }
-    if (has_prefix_ci(ct, "application/x-www-form-urlencoded")) {
-        /* Decided on the first body bytes: `curl --data-binary @a.jpg`
-         * sends a raw image under this type. */
-        req->body_mode = PXS__BODY_SNIFF;
-        return;
-    }
-    if (has_prefix_ci(ct, "multipart/form-data")) {
-        start_form(req, conn);
-        return;
-    }
-    char shown[64];
-    printable_copy(shown, sizeof shown, ct);
-    set_pending(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, PXS_EUNSUPPORTED, NULL,
-                "unsupported Content-Type \"%s\": send multipart/form-data with an 'image' "
-                "file field, or the raw image as image/* or application/octet-stream",
-                shown);
+    if (strncasecmp(auth, "Bearer ", 7) != 0 ||
+        !token_equal(auth + 7, strlen(auth + 7), srv->token))
+        set_pending(req, MHD_HTTP_UNAUTHORIZED, PXS_EPERM, NULL, "wrong API token");
 }
 
 static void request_begin(struct pxs__server *srv, struct pxs__request *req,
                           struct MHD_Connection *conn, const char *url, const char *method) {
     req->srv = srv;
     req->t0_ns = pxs_now_ns();
-    printable_copy(req->method, sizeof req->method, method);
+    req->route_index = pxs__n_routes;
+    printable_copy(req->method_name, sizeof req->method_name, method);
     printable_copy(req->log_path, sizeof req->log_path, url);
-    pxs_buf_init(&req->image, srv->max_body);
+    pxs_buf_init(&req->body, srv->max_body);
 
     /* HEAD is served as GET; MHD leaves the body out. */
     unsigned m = 0;
     if (strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
-        m = M_GET;
+        m = PXS__M_GET;
     else if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)
-        m = M_POST;
+        m = PXS__M_POST;
+    else if (strcmp(method, MHD_HTTP_METHOD_DELETE) == 0)
+        m = PXS__M_DELETE;
+    req->method = m;
 
     /* MHD hands over the path percent-decoded and without the query. Routes
-     * are matched exactly (or by a fixed prefix plus a digit-only id), so
-     * "..", "%2e%2e", "//" and friends can never name another file. */
-    size_t n_routes = sizeof routes / sizeof routes[0];
-    size_t i = 0;
-    for (; i < n_routes; i++) {
-        size_t plen = strlen(routes[i].path);
-        if (routes[i].prefix ? strncmp(url, routes[i].path, plen) == 0
-                             : strcmp(url, routes[i].path) == 0)
-            break;
+     * are matched exactly (or by a fixed prefix whose rest the handler
+     * parses strictly), so "..", "%2e%2e", "//" and friends can never name
+     * another file. The longest matching entry wins. */
+    size_t best = pxs__n_routes, best_len = 0;
+    for (size_t i = 0; i < pxs__n_routes; i++) {
+        const struct pxs__route *rt = &pxs__routes[i];
+        size_t plen = strlen(rt->path);
+        int hit = rt->prefix ? strncmp(url, rt->path, plen) == 0
+                             : strcmp(url, rt->path) == 0;
+        if (hit && (best == pxs__n_routes || plen > best_len)) {
+            best = i;
+            best_len = plen;
+        }
     }
-    if (i == n_routes) {
+    if (best == pxs__n_routes) {
         set_pending(req, MHD_HTTP_NOT_FOUND, PXS_ENOTFOUND, NULL, "no such endpoint: %s %s",
-                    req->method, req->log_path);
+                    req->method_name, req->log_path);
     } else {
-        req->route = routes[i].route;
-        if (routes[i].asset) {
-            snprintf(req->arg, sizeof req->arg, "%s", routes[i].asset);
-        } else if (routes[i].prefix) {
-            const char *rest = url + strlen(routes[i].path);
+        const struct pxs__route *rt = &pxs__routes[best];
+        req->route = rt;
+        req->route_index = best;
+        if (rt->asset) {
+            snprintf(req->arg, sizeof req->arg, "%s", rt->asset);
+        } else if (rt->prefix) {
+            const char *rest = url + strlen(rt->path);
             if (strlen(rest) >= sizeof req->arg) req->arg_too_long = 1;
             else snprintf(req->arg, sizeof req->arg, "%s", rest);
         }
-        if (!(m & routes[i].methods)) {
+        if (!(m & rt->methods)) {
             set_pending(req, MHD_HTTP_METHOD_NOT_ALLOWED, PXS_EUNSUPPORTED,
-                        allow_for(routes[i].methods), "method %s not allowed for %s (allowed: %s)",
-                        req->method, routes[i].path, allow_for(routes[i].methods));
+                        allow_for(rt->methods), "method %s not allowed for %s (allowed: %s)",
+                        req->method_name, rt->path, allow_for(rt->methods));
+        } else if (rt->write && srv->token && m != PXS__M_GET) {
+            check_token(srv, req, conn);
         }
     }
 
@@ -370,44 +335,26 @@ static void request_begin(struct pxs__server *srv, struct pxs__request *req,
         unsigned long long v = strtoull(cl, &end, 10);
         if (errno == 0 && end != cl && v > srv->max_body) req->too_big = 1;
     }
-
-    if (!req->pending_status && m == M_POST &&
-        (req->route == PXS__R_IMG_SEARCH || req->route == PXS__R_API_SEARCH))
-        choose_body_mode(req, conn);
 }
 
 /* Returns MHD_NO only to drop a connection that keeps streaming far past
  * the limit (no response can be queued mid-upload in MHD 0.9.75). */
-static enum MHD_Result request_body(struct pxs__request *req, struct MHD_Connection *conn,
-                                    const char *data, size_t size) {
+static enum MHD_Result request_body(struct pxs__request *req, const char *data, size_t size) {
     size_t max = req->srv->max_body;
     req->received += size;
     if (req->received > max) {
         if (!req->too_big) {
             req->too_big = 1;
-            pxs_buf_free(&req->image);
+            pxs_buf_free(&req->body);
         }
         uint64_t drain_limit = (uint64_t)max * 2 + 1024 * 1024;
         if (req->received > drain_limit) return MHD_NO;
         return MHD_YES;
     }
-    if (req->pending_status || req->malformed || req->oom || req->too_big) return MHD_YES;
-    if (req->body_mode == PXS__BODY_SNIFF) {
-        if (looks_binary(data, size)) {
-            req->body_mode = PXS__BODY_RAW;
-        } else {
-            start_form(req, conn);
-            if (req->pending_status) return MHD_YES;
-        }
-    }
-    if (req->body_mode == PXS__BODY_RAW) {
-        req->image_seen = 1;
-        int rc = pxs_buf_append(&req->image, data, size);
-        if (rc == PXS_ELIMIT) req->too_big = 1;
-        else if (rc != PXS_OK) req->oom = 1;
-    } else if (req->body_mode == PXS__BODY_FORM) {
-        if (MHD_post_process(req->pp, data, size) != MHD_YES) req->malformed = 1;
-    }
+    if (req->pending_status || req->oom || req->too_big) return MHD_YES;
+    int rc = pxs_buf_append(&req->body, data, size);
+    if (rc == PXS_ELIMIT) req->too_big = 1;
+    else if (rc != PXS_OK) req->oom = 1;
     return MHD_YES;
 }
 
@@ -418,26 +365,28 @@ static enum MHD_Result reply_too_big(struct MHD_Connection *conn, struct pxs__re
 }
 
 static enum MHD_Result request_finish(struct MHD_Connection *conn, struct pxs__request *req) {
-    if (req->pp) {
-        /* Reports a body that ended mid-part or lacked the closing boundary. */
-        if (MHD_destroy_post_processor(req->pp) != MHD_YES) req->malformed = 1;
-        req->pp = NULL;
-    }
     if (req->too_big) return reply_too_big(conn, req);
     if (req->pending_status)
         return reply_error_allow(conn, req, (unsigned)req->pending_status, req->pending_code,
                                  req->pending_allow, req->pending_msg);
     if (req->oom) return reply_oom(conn, req);
-    if (req->malformed)
-        return pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL,
-                                       "malformed form body (multipart/form-data or urlencoded)");
-    return pxs__server_dispatch(conn, req);
+    if (req->method == PXS__M_POST) {
+        const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
+        char msg[256] = "";
+        int rc = pxs__body_parse(ct, (const unsigned char *)req->body.data, req->body.len,
+                                 &req->form, msg, sizeof msg);
+        if (rc == PXS_ENOMEM) return reply_oom(conn, req);
+        if (rc != PXS_OK)
+            return pxs__server_reply_error(conn, req, pxs__server_status_for(rc), rc, "%s", msg);
+    }
+    return req->route->handler(conn, req);
 }
 
 static void request_free(struct pxs__request *req) {
     if (!req) return;
-    if (req->pp) MHD_destroy_post_processor(req->pp);
-    pxs_buf_free(&req->image);
+    pxs__form_free(&req->form);
+    pxs_buf_free(&req->body);
     pxs_free(req);
 }
 
@@ -461,7 +410,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        return request_body(req, conn, upload_data, n);
+        return request_body(req, upload_data, n);
     }
     return request_finish(conn, req);
 }
@@ -472,11 +421,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)cls;
     (void)conn;
     if (!req) return;
-    double ms = (double)(pxs_now_ns() - req->t0_ns) / 1e6;
+    uint64_t ns = pxs_now_ns() - req->t0_ns;
+    double ms = (double)ns / 1e6;
+    pxs__metrics_observe(req->srv, req->route_index, req->status, ns);
     if (req->status)
-        PXS_LOG_DEBUG("http: %s %s %d %.1f ms", req->method, req->log_path, req->status, ms);
+        PXS_LOG_DEBUG("http: %s %s %d %.1f ms", req->method_name, req->log_path, req->status, ms);
     else
-        PXS_LOG_DEBUG("http: %s %s aborted (termination code %d) %.1f ms", req->method,
+        PXS_LOG_DEBUG("http: %s %s aborted (termination code %d) %.1f ms", req->method_name,
                       req->log_path, (int)toe, ms);
     request_free(req);
     *con_cls = NULL;
@@ -577,6 +528,39 @@ static int explain_start_failure(const union any_addr *addr, socklen_t len, cons
                     bind_addr, port);
 }
 
+static void free_roots(struct pxs__server *srv) {
+    for (size_t i = 0; i < srv->n_roots; i++) pxs_free(srv->roots[i]);
+    pxs_free(srv->roots);
+    srv->roots = NULL;
+    srv->n_roots = 0;
+}
+
+static void server_cleanup(struct pxs__server *srv) {
+    free_roots(srv);
+    pxs_free(srv->metrics);
+    pthread_mutex_destroy(&srv->job.mu);
+}
+
+/* Resolve every --root once (they must exist and be directories). */
+static int resolve_roots(struct pxs__server *srv, const struct pxs_server_opts *o,
+                         struct pxs_err *err) {
+    char tmp[PATH_MAX];
+    if (o->n_roots == 0) return PXS_OK;
+    srv->roots = pxs_calloc(o->n_roots, sizeof *srv->roots);
+    if (!srv->roots) return pxs_errf(err, PXS_ENOMEM, "out of memory");
+    for (size_t i = 0; i < o->n_roots; i++) {
+        struct stat st;
+        if (!o->roots[i] || !realpath(o->roots[i], tmp))
+            return pxs_errf_sys(err, PXS_ENOTFOUND, errno, "--root %s", o->roots[i] ? o->roots[i] : "");
+        if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+            return pxs_errf(err, PXS_EINVAL, "--root %s is not a directory", o->roots[i]);
+        srv->roots[i] = pxs_strdup(tmp);
+        if (!srv->roots[i]) return pxs_errf(err, PXS_ENOMEM, "out of memory");
+        srv->n_roots = i + 1;
+    }
+    return PXS_OK;
+}
+
 int pxs_server_run(pxs_engine *engine, const struct pxs_server_opts *opts,
                    volatile sig_atomic_t *stop, struct pxs_err *err) {
     if (!engine || !stop)
@@ -621,7 +605,28 @@ int pxs_server_run(pxs_engine *engine, const struct pxs_server_opts *opts,
         PXS_LOG_WARN("server: engine stats: %s", pxs_err_message(&serr, serr.code));
     }
 
-    struct pxs__server srv = {engine, max_body, o.web_dir};
+    size_t max_upload = o.max_upload_bytes ? o.max_upload_bytes : DEFAULT_MAX_UPLOAD;
+    if (max_upload > max_body) max_upload = max_body;
+    struct pxs__server srv;
+    memset(&srv, 0, sizeof srv);
+    srv.engine = engine;
+    srv.max_body = max_body;
+    srv.max_upload = max_upload;
+    srv.web_dir = o.web_dir;
+    srv.token = (o.token && *o.token) ? o.token : NULL;
+    srv.collection = (o.collection && *o.collection) ? o.collection : DEFAULT_COLLECTION;
+    srv.started = (double)time(NULL);
+    int rc = resolve_roots(&srv, &o, err);
+    if (rc == PXS_OK) {
+        srv.metrics = pxs_calloc(pxs__n_routes + 1, sizeof *srv.metrics);
+        if (!srv.metrics) rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
+    }
+    if (rc != PXS_OK) {
+        free_roots(&srv);
+        return rc;
+    }
+    pthread_mutex_init(&srv.job.mu, NULL);
+
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (is_v6) flags |= MHD_USE_IPv6;
     struct MHD_Daemon *d = MHD_start_daemon(
@@ -629,14 +634,21 @@ int pxs_server_run(pxs_engine *engine, const struct pxs_server_opts *opts,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL,
         MHD_OPTION_SOCK_ADDR, &addr.sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_TIMEOUT, o.timeout_s > 0 ? (unsigned)o.timeout_s : CONNECTION_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
         MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, (void *)NULL,
         MHD_OPTION_END);
-    if (!d) return explain_start_failure(&addr, addr_len, bind_addr, port, err);
+    if (!d) {
+        rc = explain_start_failure(&addr, addr_len, bind_addr, port, err);
+        server_cleanup(&srv);
+        return rc;
+    }
 
+    if (srv.n_roots == 0)
+        PXS_LOG_INFO("server: no --root given: /img/load, ingest jobs and /data are refused");
+    if (!srv.token) PXS_LOG_INFO("server: no API token: writes are open to anyone who can connect");
     PXS_LOG_INFO("server: listening on http://%s%s%s:%d/ (%d thread%s, %llu images, %s)",
                  is_v6 && bind_addr[0] != '[' ? "[" : "", bind_addr,
                  is_v6 && bind_addr[0] != '[' ? "]" : "", port, threads,
@@ -647,6 +659,8 @@ int pxs_server_run(pxs_engine *engine, const struct pxs_server_opts *opts,
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(d); /* waits for in-flight requests and the pool threads */
+    pxs__job_shutdown(&srv);
+    server_cleanup(&srv);
     PXS_LOG_INFO("server: stopped");
     return PXS_OK;
 }

@@ -398,11 +398,21 @@ static void api_checks(struct fixture *f, int port) {
 
     /* topk as a query parameter, bootcamp route */
     body = multipart(img, img_len, "image", NULL, &body_len);
-    rc = http_post(port, "/img/search?topk=3&table_name=x", MULTIPART, "", body, body_len, &r);
+    rc = http_post(port, "/img/search?topk=3&table_name=milvus_img_search", MULTIPART, "", body,
+                   body_len, &r);
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT(r.status, 200);
     CHECK_EQ_INT(cJSON_GetArraySize(r.json), 3);
     resp_free(&r);
+    /* an unknown table (collection) is a 404 in the seed's error shape */
+    rc = http_post(port, "/img/search?table_name=x", MULTIPART, "", body, body_len, &r);
+    free(body);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(r.status == 404 && is_json_error(&r, "ENOTFOUND"), "%d %s", r.status, r.body);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r.json, "status")));
+    CHECK(json_str(r.json, "msg") != NULL);
+    resp_free(&r);
+    body = multipart(img, img_len, "image", NULL, &body_len);
 
     /* bad topk values */
     const char *bad_topk[] = {"0", "1001", "abc", "-3", "5x", "99999999999999999999"};
@@ -600,9 +610,14 @@ static void api_checks(struct fixture *f, int port) {
     resp_free(&r);
 
     /* unsupported Content-Type */
-    rc = http_post(port, "/api/search", "application/json", "", "{\"image\":1}", 11, &r);
+    rc = http_post(port, "/api/search", "text/plain", "", "{\"image\":1}", 11, &r);
     CHECK_EQ_INT(rc, 0);
     CHECK_MSG(r.status == 415 && is_json_error(&r, "EUNSUPPORTED"), "%d %s", r.status, r.body);
+    resp_free(&r);
+    /* JSON without a query */
+    rc = http_post(port, "/api/search", "application/json", "", "{\"image\":1}", 11, &r);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(r.status == 400 && is_json_error(&r, "EINVAL"), "%d %s", r.status, r.body);
     resp_free(&r);
 
     /* routing: unknown route, wrong method */
@@ -979,4 +994,134 @@ PXS_TEST(server_embedded_assets) {
     CHECK_EQ_INT(pxs__server_asset("../Makefile", &a), PXS_ENOTFOUND);
     CHECK_EQ_INT(pxs__server_asset("", &a), PXS_ENOTFOUND);
     CHECK_EQ_INT(pxs__server_asset(NULL, &a), PXS_ENOTFOUND);
+}
+
+/* ---- the route table, OpenAPI, bodies ------------------------------------- */
+
+PXS_TEST(server_openapi_documents_every_route) {
+    const unsigned char *doc;
+    size_t len;
+    pxs__server_openapi(&doc, &len);
+    cJSON *j = cJSON_ParseWithLength((const char *)doc, len);
+    CHECK(j);
+    const cJSON *paths = cJSON_GetObjectItemCaseSensitive(j, "paths");
+    CHECK(cJSON_IsObject(paths));
+    static const struct { unsigned m; const char *name; } methods[] = {
+        {PXS__M_GET, "get"}, {PXS__M_POST, "post"}, {PXS__M_DELETE, "delete"}};
+    for (size_t i = 0; i < pxs__n_routes; i++) {
+        const struct pxs__route *rt = &pxs__routes[i];
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(paths, rt->openapi);
+        CHECK_MSG(cJSON_IsObject(p), "route %s missing from openapi.json", rt->openapi);
+        for (size_t k = 0; p && k < 3; k++) {
+            if (!(rt->methods & methods[k].m)) continue;
+            const cJSON *op = cJSON_GetObjectItemCaseSensitive(p, methods[k].name);
+            CHECK_MSG(cJSON_IsObject(op), "%s %s missing from openapi.json", methods[k].name,
+                      rt->openapi);
+            /* writes document the token; every operation its responses */
+            CHECK(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(op, "responses")));
+            if (rt->write && methods[k].m != PXS__M_GET)
+                CHECK_MSG(cJSON_GetObjectItemCaseSensitive(op, "security") != NULL,
+                          "%s %s: no security", methods[k].name, rt->openapi);
+        }
+        /* the handler-dispatched sub-path of /api/images/{id} */
+        if (strcmp(rt->openapi, "/api/images/{id}") == 0)
+            CHECK(cJSON_GetObjectItemCaseSensitive(paths, "/api/images/{id}/file"));
+    }
+    cJSON_Delete(j);
+}
+
+static int parse(const char *ct, const char *body, struct pxs__form *f) {
+    char msg[256];
+    return pxs__body_parse(ct, (const unsigned char *)body, strlen(body), f, msg, sizeof msg);
+}
+
+PXS_TEST(server_body_parsing) {
+    struct pxs__form f;
+    char text[64];
+    const unsigned char *data;
+    size_t len;
+    /* multipart: fields, file, quoted boundary, preamble */
+    CHECK_EQ_INT(parse("multipart/form-data; boundary=\"a b\"",
+                       "pre\r\n--a b\r\nContent-Disposition: form-data; name=\"topk\"\r\n\r\n7\r\n"
+                       "--a b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.jpg\""
+                       "\r\nContent-Type: image/jpeg\r\n\r\nJPEG\r\n--a b--\r\n",
+                       &f),
+                 PXS_OK);
+    CHECK_EQ_INT(f.n_parts, 2);
+    CHECK_EQ_INT(pxs__form_text(&f, "topk", text, sizeof text), 1);
+    CHECK_STR(text, "7");
+    CHECK_EQ_INT(pxs__form_file(&f, "image", &data, &len), 1);
+    CHECK(len == 4 && memcmp(data, "JPEG", 4) == 0);
+    CHECK_EQ_INT(pxs__form_text(&f, "missing", text, sizeof text), 0);
+    CHECK_EQ_INT(pxs__form_text(&f, "topk", text, 1), -1);
+    pxs__form_free(&f);
+    /* malformed multipart */
+    const char *bad[] = {"--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nno end",
+                         "--B\r\nContent-Disposition: form-data\r\n\r\nx\r\n--B--",
+                         "--B\r\nno colon\r\n\r\nx\r\n--B--", "nothing here",
+                         "--B\r\nContent-Disposition: form-data; name=\"x\r\n\r\nx\r\n--B--"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(parse("multipart/form-data; boundary=B", bad[i], &f) == PXS_EINVAL, "bad %zu", i);
+        pxs__form_free(&f);
+    }
+    CHECK_EQ_INT(parse("multipart/form-data", "--B--", &f), PXS_EINVAL);
+    pxs__form_free(&f);
+    /* urlencoded, and a binary body under that type is a raw image */
+    CHECK_EQ_INT(parse("application/x-www-form-urlencoded", "File=%2Fa+b&Table=t&flag", &f), PXS_OK);
+    CHECK_EQ_INT(pxs__form_text(&f, "File", text, sizeof text), 1);
+    CHECK_STR(text, "/a b");
+    pxs__form_free(&f);
+    CHECK_EQ_INT(parse("application/x-www-form-urlencoded", "a=%2", &f), PXS_EINVAL);
+    pxs__form_free(&f);
+    CHECK_EQ_INT(parse("application/x-www-form-urlencoded", "\xff\xd8\xff", &f), PXS_OK);
+    CHECK_EQ_INT(f.kind, PXS__FORM_RAW);
+    pxs__form_free(&f);
+    /* JSON: members as text, wrong types, not an object, trailing data */
+    CHECK_EQ_INT(parse("application/json; charset=utf-8",
+                       "{\"topk\":5,\"sim\":0.25,\"s\":\"x\",\"n\":null,\"b\":true}", &f),
+                 PXS_OK);
+    CHECK_EQ_INT(pxs__form_text(&f, "topk", text, sizeof text), 1);
+    CHECK_STR(text, "5");
+    CHECK_EQ_INT(pxs__form_text(&f, "sim", text, sizeof text), 1);
+    CHECK_STR(text, "0.250000000");
+    CHECK_EQ_INT(pxs__form_text(&f, "n", text, sizeof text), 0);
+    CHECK_EQ_INT(pxs__form_text(&f, "b", text, sizeof text), -1);
+    pxs__form_free(&f);
+    CHECK_EQ_INT(parse("application/json", "[1]", &f), PXS_EINVAL);
+    pxs__form_free(&f);
+    CHECK_EQ_INT(parse("application/json", "{} {}", &f), PXS_EINVAL);
+    pxs__form_free(&f);
+    CHECK_EQ_INT(parse("application/json", "{\"a\":", &f), PXS_EINVAL);
+    pxs__form_free(&f);
+    CHECK_EQ_INT(parse("text/plain", "x", &f), PXS_EUNSUPPORTED);
+    pxs__form_free(&f);
+    CHECK_EQ_INT(parse(NULL, "raw", &f), PXS_OK);
+    CHECK_EQ_INT(f.kind, PXS__FORM_RAW);
+    pxs__form_free(&f);
+}
+
+PXS_TEST(server_base64) {
+    static const struct { const char *in; const char *out; } good[] = {
+        {"aGVsbG8=", "hello"}, {"aGVsbG8", "hello"}, {"aGVs\nbG8=", "hello"},
+        {"data:image/png;base64,aGk=", "hi"}, {"-_8=", "\xfb\xff"}, {"+/8=", "\xfb\xff"}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        unsigned char *out;
+        size_t len;
+        CHECK_EQ_INT(pxs__base64_decode(good[i].in, strlen(good[i].in), 100, &out, &len), PXS_OK);
+        CHECK_MSG(len == strlen(good[i].out) && memcmp(out, good[i].out, len) == 0, "%s",
+                  good[i].in);
+        pxs_free(out);
+    }
+    static const char *const bad[] = {"", "a", "ab=c", "a===", "!!!!", "aGk=aGk=", "data:x,aGk=",
+                                      "abcde"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unsigned char *out = NULL;
+        size_t len;
+        CHECK_MSG(pxs__base64_decode(bad[i], strlen(bad[i]), 100, &out, &len) == PXS_EINVAL,
+                  "'%s' accepted", bad[i]);
+        CHECK(out == NULL);
+    }
+    unsigned char *out;
+    size_t len;
+    CHECK_EQ_INT(pxs__base64_decode("aGVsbG8=", 8, 4, &out, &len), PXS_ELIMIT);
 }

@@ -1,0 +1,284 @@
+# tests/integration/test_http_api.sh — every HTTP route of `pixseek serve`
+# through curl, good and bad requests: the bootcamp API (load, progress,
+# count, search, upload, data, drop, /api/v1), the native API (JSON search by
+# base64/id/vector with paging, images add/get/file/delete, ingest jobs,
+# duplicates), /metrics and /openapi.json; the API token, body and upload
+# limits, --root checks (relative, "..", absolute outside, symlink escape),
+# malformed JSON, wrong types, invalid base64, unknown routes and
+# collections. Every error must be a 4xx JSON answer and the server must
+# stay up.
+source "$(dirname "$0")/lib.sh"
+need_shared data/corel1k_wang/images/0.jpg
+src=$PXS_SHARED/data/corel1k_wang/images
+mkdir -p "$WORK/photos/sub" "$WORK/outside"
+for i in 0 1 2 100 101 300 301 500; do cp "$src/$i.jpg" "$WORK/photos/"; done
+cp "$src/700.jpg" "$WORK/photos/sub/"
+cp "$src/900.jpg" "$WORK/outside/secret.jpg"
+printf 'not an image' >"$WORK/photos/notes.txt"
+ln -s "$WORK/outside" "$WORK/photos/escape"
+
+port=$((20000 + ($$ * 7) % 20000))
+base=http://127.0.0.1:$port
+TOKEN=s3cret-token
+PIXSEEK_TOKEN=$TOKEN "$PXS_BIN" serve --data "$WORK/data" --port $port --root "$WORK/photos" \
+  --max-body 3000000 --max-upload 2000000 2>"$WORK/serve.err" &
+pid=$!
+cleanup_hooks+=("kill -9 $pid 2>/dev/null")
+for _ in $(seq 1 100); do curl -sf "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -sf "$base/healthz" >/dev/null || { cat "$WORK/serve.err"; fail "server did not come up"; }
+
+AUTH=(-H "Authorization: Bearer $TOKEN")
+# call METHOD PATH [curl args...]: sets $code, body in $WORK/b
+call() {
+  local m=$1 p=$2; shift 2
+  code=$(curl -s -o "$WORK/b" -w '%{http_code}' -X "$m" "$@" "$base$p")
+}
+body() { cat "$WORK/b"; }
+py() { "$PY" -c "import json,sys; d=json.load(open('$WORK/b')); $1"; }
+# expect_err STATUS: a JSON error body with a message and that status
+expect_err() {
+  [[ $code == "$1" ]] || fail "expected $1, got $code: $(body) ($2)"
+  py "e=d['error']; assert e['code'] and e['message'], d" || fail "not a JSON error: $(body) ($2)"
+  curl -sf "$base/healthz" >/dev/null || fail "server down after: $2"
+}
+
+# ---- token ------------------------------------------------------------------
+call POST /img/load -H 'Content-Type: application/json' -d "{\"Table\":null,\"File\":\"$WORK/photos\"}"
+expect_err 401 "load without token"
+py "assert d['status'] is False and d['msg'], d" || fail "bootcamp error shape: $(body)"
+call POST /img/load -H 'Authorization: Bearer wrong' -H 'Content-Type: application/json' \
+  -d "{\"File\":\"$WORK/photos\"}"
+expect_err 401 "wrong token"
+pass "writes need the API token (401 JSON)"
+
+# ---- /img/load path checks ------------------------------------------------------
+for f in "photos" "$WORK/photos/../outside" "$WORK/outside" "/etc" "$WORK/photos/escape" "$WORK/photos/nope"; do
+  call POST /img/load "${AUTH[@]}" -H 'Content-Type: application/json' -d "{\"File\":\"$f\"}"
+  [[ $code =~ ^40[034]$ ]] || fail "load $f: $code $(body)"
+  expect_err "$code" "load $f"
+done
+call POST /img/load "${AUTH[@]}" -H 'Content-Type: application/json' -d "{\"File\":\"$WORK/outside\"}"
+expect_err 403 "outside root"
+call POST /img/load "${AUTH[@]}" -H 'Content-Type: application/json' -d "{\"File\":\"$WORK/photos/escape\"}"
+expect_err 403 "symlink escape"
+call POST /img/load "${AUTH[@]}" -H 'Content-Type: application/json' -d "{\"File\":\"$WORK/photos/../outside\"}"
+expect_err 400 "dot-dot"
+call POST /img/load "${AUTH[@]}" -H 'Content-Type: application/json' -d '{"File":'
+expect_err 400 "malformed JSON"
+call POST /img/load "${AUTH[@]}" -H 'Content-Type: application/json' -d '{"File":["a"]}'
+expect_err 400 "File of the wrong type"
+call POST /img/load "${AUTH[@]}" -H 'Content-Type: application/json' -d '{"Table":"milvus_img_search"}'
+expect_err 400 "missing File"
+call POST /img/load "${AUTH[@]}" -H 'Content-Type: application/json' -d "{\"Table\":\"other\",\"File\":\"$WORK/photos\"}"
+expect_err 404 "unknown collection"
+pass "/img/load refuses relative, '..', outside-root, symlink-escape, missing and malformed requests"
+
+# ---- load + progress --------------------------------------------------------------
+call POST /img/load "${AUTH[@]}" -H 'Content-Type: application/json' \
+  -d "{\"Table\":\"milvus_img_search\",\"File\":\"$WORK/photos\"}"
+[[ $code == 200 && $(body) == '"Start"' ]] || fail "load: $code $(body)"
+for _ in $(seq 1 200); do
+  prog=$(curl -s "$base/progress")
+  [[ $prog =~ ^current:\ ([0-9]+),\ total:\ ([0-9]+)$ ]] || fail "progress text: $prog"
+  [[ ${BASH_REMATCH[2]} -gt 0 && ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" ]] && \
+    curl -s "$base/img/load/status" | grep -q '"running":false' && break
+  sleep 0.1
+done
+[[ $prog == "current: 10, total: 10" ]] || fail "final progress: $prog"
+[[ $(curl -s "$base/api/v1/process") == "$prog" ]] || fail "/api/v1/process"
+call GET /img/load/status
+py "assert d['running'] is False and d['ok'] is True and d['inserted']==9 and d['errors']==1, d" \
+  || fail "load status $(body)"
+call GET /api/ingest
+py "assert d['state']=='done' and d['added']==9 and d['failed']==1 and d['errors'][0]['path'].endswith('notes.txt'), d" \
+  || fail "job errors $(body)"
+call POST /img/count
+[[ $code == 200 && $(body) == 9 ]] || fail "count $code $(body)"
+call GET '/img/count?table_name=milvus_img_search'
+[[ $(body) == 9 ]] || fail "count by GET"
+call POST /api/v1/count -d Table=milvus_img_search
+[[ $(body) == 9 ]] || fail "/api/v1/count $(body)"
+call POST '/img/count?table_name=nope'
+expect_err 404 "count unknown collection"
+pass "/img/load in the background, /progress, /img/load/status, per-file errors, counts"
+
+# ---- bootcamp search ------------------------------------------------------------------
+call POST /img/search -F "image=@$src/100.jpg" -F topk=3 -F table_name=milvus_img_search
+[[ $code == 200 ]] || fail "search $code $(body)"
+py "assert len(d)==3 and d[0][0].endswith('/100.jpg') and d[0][1] < 1e-3 and d[0][1] <= d[1][1], d" \
+  || fail "search result $(body)"
+call POST /api/v1/search -F "file=@$src/101.jpg" -F Num=2
+py "assert len(d)==2 and '/api/images/' in d[0][0] and d[0][0].startswith('http://127.0.0.1'), d" \
+  || fail "/api/v1/search $(body)"
+call POST /img/search -F topk=3
+expect_err 400 "search without image"
+call POST /img/search -F "image=@$src/100.jpg" -F topk=abc
+expect_err 400 "bad topk"
+call POST /img/search -F "image=@$WORK/photos/notes.txt"
+[[ $code =~ ^4 ]] || fail "non-image search $code"
+expect_err "$code" "non-image search"
+call POST /img/search -H 'Content-Type: multipart/form-data; boundary=xyz' --data-binary $'--xyz\r\nbroken'
+expect_err 400 "torn multipart"
+pass "/img/search and /api/v1/search shapes, bad searches answered 4xx"
+
+# ---- native JSON search ------------------------------------------------------------
+b64=$(base64 -w0 "$src/300.jpg")
+printf '{"img_base64":"%s","topk":5}' "$b64" >"$WORK/q.json"
+call POST /api/search -H 'Content-Type: application/json' --data-binary @"$WORK/q.json"
+[[ $code == 200 ]] || fail "json search $code $(body)"
+py "r=d['results']; assert len(r)==5 and r[0]['file_name']=='300.jpg' and r[0]['similarity']>0.99 and r[0]['image_url']=='/api/images/%d/file'%r[0]['id'] and r[0]['thumbnail_url'].startswith('/api/thumbnail/') and d['total']==5, d" \
+  || fail "json search result $(body)"
+id300=$(py "print(d['results'][0]['id'])")
+printf '{"img_base64":"data:image/jpeg;base64,%s","page":2,"page_size":2}' "$b64" >"$WORK/q.json"
+call POST /api/search -H 'Content-Type: application/json' --data-binary @"$WORK/q.json"
+py "assert d['page']==2 and d['page_size']==2 and len(d['results'])==2 and d['total']==4, d" || fail "paging $(body)"
+call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"topk\":2,\"similarity\":0.999}"
+py "r=d['results']; assert len(r)==1 and r[0]['id']==$id300, d" || fail "search by id + threshold $(body)"
+call POST /api/search -H 'Content-Type: application/json' -d '{"img_base64":"!!!not base64!!!"}'
+expect_err 400 "invalid base64"
+call POST /api/search -H 'Content-Type: application/json' -d '{"img_base64":12}'
+expect_err 400 "img_base64 of the wrong type"
+call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"topk\":\"many\"}"
+expect_err 400 "topk wrong type"
+call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"topk\":true}"
+expect_err 400 "topk bool"
+call POST /api/search -H 'Content-Type: application/json' -d '{"id":987654}'
+expect_err 404 "unknown id"
+call POST /api/search -H 'Content-Type: application/json' -d '{"vector":[1,2,3]}'
+expect_err 400 "vector of the wrong dimension"
+call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"filter\":\"id > 3\"}"
+expect_err 400 "filter (not supported yet)"
+call POST /api/search -H 'Content-Type: application/json' -d '[1,2]'
+expect_err 400 "JSON that is not an object"
+call POST /api/search -H 'Content-Type: application/json' -d '{"id":1} trailing'
+expect_err 400 "trailing data"
+call POST /api/search -H 'Content-Type: application/json' -d '{}'
+expect_err 400 "missing query"
+call POST /api/search -H 'Content-Type: text/plain' -d 'hello'
+expect_err 415 "unsupported Content-Type"
+pass "JSON search: base64 (plain and data: URL), id, threshold, paging; bad JSON, types, base64 -> 400"
+
+# ---- limits ---------------------------------------------------------------------------------
+head -c 3500000 /dev/urandom >"$WORK/big.bin"
+call POST /img/search -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/big.bin"
+expect_err 413 "body over --max-body"
+head -c 2500000 /dev/urandom >"$WORK/mid.bin"
+call POST /img/search -F "image=@$WORK/mid.bin;type=image/jpeg"
+expect_err 413 "image over --max-upload"
+printf '{"img_base64":"%s"}' "$(base64 -w0 "$WORK/mid.bin")" >"$WORK/q.json"
+call POST /api/search -H 'Content-Type: application/json' --data-binary @"$WORK/q.json"
+expect_err 413 "JSON body (base64) over the limits"
+pass "413 JSON for bodies over --max-body and images over --max-upload"
+
+# ---- uploads, images, /data ------------------------------------------------------------------
+cp "$src/555.jpg" "$WORK/up.jpg"
+call POST /img/upload -F "image=@$WORK/up.jpg"
+expect_err 401 "upload without token"
+call POST /img/upload "${AUTH[@]}" -F "image=@$WORK/up.jpg"
+[[ $code == 200 ]] && [[ $(body) =~ ^\"Successfully\ loaded\ data:\ ([0-9]+)\"$ ]] || fail "upload $code $(body)"
+upid=${BASH_REMATCH[1]}
+call POST '/img/upload?url=http://example.com/a.jpg' "${AUTH[@]}"
+expect_err 400 "upload by url"
+call GET "/api/images/$upid"
+uppath=$(py "print(d['path'])")
+[[ $uppath == "$WORK/data/uploads/"*.jpeg ]] || fail "upload path $uppath"
+call GET "/api/images/$upid/file"
+cmp -s "$WORK/b" "$WORK/up.jpg" || fail "image file download differs"
+call GET "/data?image_path=$uppath"
+cmp -s "$WORK/b" "$WORK/up.jpg" || fail "/data of an upload"
+call GET "/data?image_path=$WORK/photos/100.jpg"
+cmp -s "$WORK/b" "$WORK/photos/100.jpg" || fail "/data under root: $code"
+call GET "/api/thumbnail/$upid"
+[[ $code == 200 && $(od -An -tx1 -N2 "$WORK/b") == " ff d8" ]] || fail "thumbnail"
+printf '{"img_base64":"%s"}' "$(base64 -w0 "$src/556.jpg")" >"$WORK/q.json"
+call POST /api/images "${AUTH[@]}" -H 'Content-Type: application/json' --data-binary @"$WORK/q.json"
+py "assert d['kind']=='added', d" && [[ $code == 201 ]] || fail "POST /api/images $code $(body)"
+call POST /api/images "${AUTH[@]}" -F "image=@$src/100.jpg"
+py "assert d['kind']=='duplicate', d" && [[ $code == 200 ]] || fail "duplicate upload $code $(body)"
+call POST /api/images "${AUTH[@]}" -F "image=@$WORK/photos/notes.txt"
+[[ $code =~ ^4 ]] || fail "non-image add $code"
+expect_err "$code" "non-image add"
+pass "uploads: /img/upload, POST /api/images (multipart, base64), file, /data, thumbnail"
+
+for p in "relative.jpg" "$WORK/photos/../outside/secret.jpg" "$WORK/outside/secret.jpg" "/etc/passwd" \
+         "$WORK/photos/escape/secret.jpg" "$WORK/photos/missing.jpg" "$WORK/photos/sub"; do
+  call GET "/data?image_path=$p"
+  [[ $code =~ ^40[034]$ ]] || fail "/data $p: $code"
+  expect_err "$code" "/data $p"
+done
+call GET "/data?image_path=$WORK/photos/escape/secret.jpg"
+expect_err 403 "/data symlink escape"
+call GET "/data?image_path=/etc/passwd"
+expect_err 403 "/data absolute outside root"
+call GET "/data"
+expect_err 400 "/data without image_path"
+pass "/data: relative, '..', outside, symlink escape, missing -> 400/403/404"
+
+# ---- delete, duplicates ------------------------------------------------------------------------
+call DELETE "/api/images/$upid"
+expect_err 401 "delete without token"
+call DELETE "/api/images/$upid" "${AUTH[@]}"
+[[ $code == 200 ]] || fail "delete $code $(body)"
+[[ ! -e $uppath ]] || fail "upload file not removed"
+call DELETE "/api/images/$upid" "${AUTH[@]}"
+expect_err 404 "delete again"
+call DELETE "/api/images/abc" "${AUTH[@]}"
+expect_err 400 "delete bad id"
+call GET "/api/images/$id300/nope"
+expect_err 404 "unknown image subresource"
+call GET /api/duplicates
+py "assert 'groups' in d and d['count']==len(d['groups']), d" || fail "duplicates $(body)"
+call GET '/api/duplicates?threshold=2'
+expect_err 400 "bad threshold"
+pass "DELETE /api/images/ID (token, 404 after), /api/duplicates"
+
+# ---- ingest jobs ------------------------------------------------------------------------------------
+call POST /api/ingest -H 'Content-Type: application/json' -d "{\"dir\":\"$WORK/photos/sub\"}"
+expect_err 401 "ingest without token"
+call POST /api/ingest "${AUTH[@]}" -H 'Content-Type: application/json' -d '{"dir":42}'
+expect_err 400 "dir of the wrong type"
+call POST /api/ingest "${AUTH[@]}" -H 'Content-Type: application/json' -d "{\"dir\":\"$WORK/photos/sub\"}"
+[[ $code == 202 ]] || fail "ingest start $code $(body)"
+for _ in $(seq 1 100); do
+  call GET /api/ingest
+  py "assert d['state'] in ('done','failed','cancelled')" 2>/dev/null && break
+  sleep 0.1
+done
+py "assert d['state']=='done' and d['total']==1 and d['unchanged']==1 and d['rate_per_s']>=0, d" || fail "job $(body)"
+call POST /api/ingest/cancel "${AUTH[@]}"
+expect_err 409 "cancel without a job"
+pass "POST /api/ingest, GET progress, cancel when idle -> 409"
+
+# ---- routing, metrics, openapi ------------------------------------------------------------------------
+call GET /nope
+expect_err 404 "unknown route"
+call PUT /img/search
+expect_err 405 "wrong method"
+call GET /metrics
+[[ $code == 200 ]] || fail "metrics $code"
+grep -q '^pixseek_http_requests_total{route="/img/search",code="2xx"} [1-9]' "$WORK/b" || fail "metrics counters: $(head -20 "$WORK/b")"
+grep -q '^pixseek_http_request_duration_seconds_bucket{route="/api/search",le="+Inf"} [1-9]' "$WORK/b" || fail "metrics histogram"
+grep -q '^pixseek_images 10$' "$WORK/b" || fail "metrics images: $(grep pixseek_images "$WORK/b")"
+grep -q '^pixseek_ingest_jobs_total 2$' "$WORK/b" || fail "metrics jobs"
+call GET /openapi.json
+py "assert d['openapi'].startswith('3.') and '/img/search' in d['paths'] and '/api/ingest' in d['paths'], list(d)" || fail "openapi"
+pass "404/405, /metrics, /openapi.json"
+
+# ---- drop -----------------------------------------------------------------------------------------------
+call POST /img/drop
+expect_err 401 "drop without token"
+call POST /img/drop "${AUTH[@]}"
+[[ $code == 200 && $(body) == '"Successfully drop tables in Milvus and MySQL!"' ]] || fail "drop $code $(body)"
+[[ $(curl -s -X POST "$base/img/count") == 0 ]] || fail "count after drop"
+call POST /api/v1/delete "${AUTH[@]}" -d Table=milvus_img_search
+[[ $code == 200 ]] || fail "/api/v1/delete $code"
+call POST /api/v1/train "${AUTH[@]}" -d "Table=milvus_img_search&File=$WORK/photos"
+[[ $code == 200 && $(body) == '"Start"' ]] || fail "/api/v1/train $code $(body)"
+for _ in $(seq 1 100); do curl -s "$base/img/load/status" | grep -q '"running":false' && break; sleep 0.1; done
+[[ $(curl -s -X POST "$base/img/count") == 9 ]] || fail "count after /api/v1/train"
+pass "/img/drop and /api/v1/delete empty the collection; /api/v1/train (form) reloads it"
+
+curl -sf "$base/healthz" >/dev/null || fail "server down at the end"
+grep -q 'AddressSanitizer\|runtime error' "$WORK/serve.err" && fail "sanitizer report: $(cat "$WORK/serve.err")"
+kill -TERM $pid; wait $pid || fail "server exit status $?"
+pass "server up to the end and stopped cleanly"
