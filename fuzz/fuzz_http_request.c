@@ -3,8 +3,12 @@
  * (src/server/body.c): the input is a Content-Type line, "\n", then the
  * body. The body is parsed (multipart, urlencoded, JSON, raw), every field
  * the handlers ask for is read back, and base64 is decoded from the JSON
- * img_base64 member or, failing that, from the whole body. Invariants:
- * parts lie inside the body, decoded sizes respect the limit.
+ * img_base64 member or, failing that, from the whole body. The body is
+ * also checked as a Milvus REST v2 request for every action
+ * (routes_v2.c: pxs__v2_prepare) and read as search hits
+ * (pxs__v2_flatten_hits). Invariants: parts lie inside the body, decoded
+ * sizes respect the limit, a prepared v2 request is one JSON object, and
+ * hits of valid JSON flatten to a JSON array whose length topks sum to.
  */
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +16,61 @@
 #include "server/server_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const v2_actions[] = {
+    "collections/create", "collections/list",   "collections/rename", "entities/insert",
+    "entities/search",    "entities/query",     "entities/get",       "entities/delete",
+    "partitions/get_stats", "partitions/load",  "indexes/create",     "indexes/drop"};
+
+/* The body as a Milvus REST v2 request and as the engine's search hits. */
+static void v2_checks(const uint8_t *body, size_t len) {
+    char *text = pxs_malloc(len + 1); /* a request body is NUL-terminated */
+    if (!text) return;
+    memcpy(text, body, len);
+    text[len] = '\0';
+    for (size_t i = 0; i < sizeof v2_actions / sizeof v2_actions[0]; i++) {
+        struct pxs__v2_req r;
+        char msg[256];
+        if (pxs__v2_prepare(v2_actions[i], text, len, &r, msg, sizeof msg) == 0) {
+            cJSON *again = cJSON_Parse(r.json);
+            if (!cJSON_IsObject(again)) __builtin_trap();
+            cJSON_Delete(again);
+        } else if (!msg[0]) {
+            __builtin_trap();
+        }
+        pxs__v2_req_free(&r);
+    }
+    struct pxs_buf flat, topks;
+    pxs_buf_init(&flat, 1u << 20);
+    pxs_buf_init(&topks, 1u << 20);
+    cJSON *nested = cJSON_Parse(text); /* the invariant holds for valid JSON input */
+    if (pxs__v2_flatten_hits(text, len, &flat, &topks) == PXS_OK && nested) {
+        struct pxs_buf arr;
+        pxs_buf_init(&arr, 1u << 21);
+        cJSON *hits = NULL;
+        if (pxs_buf_appendf(&arr, "[%s]", flat.len ? flat.data : "") == PXS_OK) {
+            hits = cJSON_Parse(arr.data);
+            if (!cJSON_IsArray(hits)) __builtin_trap();
+            unsigned long long sum = 0, n = 0;
+            for (const char *p = topks.len ? topks.data : ""; ; p++) {
+                if (*p >= '0' && *p <= '9') {
+                    n = n * 10 + (unsigned)(*p - '0');
+                    continue;
+                }
+                sum += n;
+                n = 0;
+                if (!*p) break;
+            }
+            if (sum != (unsigned long long)cJSON_GetArraySize(hits)) __builtin_trap();
+        }
+        cJSON_Delete(hits);
+        pxs_buf_free(&arr);
+    }
+    cJSON_Delete(nested);
+    pxs_buf_free(&flat);
+    pxs_buf_free(&topks);
+    pxs_free(text);
+}
 
 static const char *const names[] = {"image", "file", "topk", "Num", "table_name", "Table",
                                     "File", "img_base64", "id", "page", "page_size",
@@ -60,5 +119,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         __builtin_trap();
     pxs_free(out);
     pxs__form_free(&f);
+    v2_checks(body, len);
     return 0;
 }

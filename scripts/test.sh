@@ -95,6 +95,11 @@ for corpus in fuzz/corpus/*/; do
   step "fuzz-replay-$target" "$fuzz_bin/fuzz-replay-$target" "$corpus"
 done
 
+echo "== test tooling"
+# Node.js + the pinned npm packages (Milvus Node SDK) for the integration tests
+step node-test-tooling bash -c 'scripts/node_deps.sh || { echo "scripts/node_deps.sh failed: \
+the Milvus SDK tests need Node.js (apt) and the npm registry (npm ci in tests/node)"; exit 1; }'
+
 echo "== integration tests"
 for t in tests/integration/test_*.sh; do
   name=$(basename "$t" .sh)

@@ -8,6 +8,7 @@
  *   routes_bootcamp.c  Milvus bootcamp reverse image search (the seed's shapes)
  *   routes_native.c    pixseek's JSON API under /api/
  *   routes_meta.c      /metrics, /openapi.json
+ *   routes_v2.c        Milvus REST API v2 subset under /v2/vectordb/
  *
  * Every entry carries its OpenAPI path; tests/server checks that
  * /openapi.json documents every route of this table.
@@ -23,6 +24,8 @@
 enum { G = PXS__M_GET, P = PXS__M_POST, D = PXS__M_DELETE };
 #define CORE PXS__FAM_CORE
 #define BOOT PXS__FAM_BOOTCAMP
+#define MILVUS PXS__FAM_MILVUS
+#define V2 PXS__V2_PREFIX
 
 const struct pxs__route pxs__routes[] = {
     /* path                  prefix methods write family openapi               asset handler */
@@ -57,6 +60,35 @@ const struct pxs__route pxs__routes[] = {
     {"/api/ingest", 0, G | P, 1, CORE, "/api/ingest", NULL, pxs__h_api_ingest},
     {"/api/ingest/cancel", 0, P, 1, CORE, "/api/ingest/cancel", NULL, pxs__h_api_ingest_cancel},
     {"/api/duplicates", 0, G, 0, CORE, "/api/duplicates", NULL, pxs__h_api_duplicates},
+    /* Milvus REST v2 subset (routes_v2.c); the prefix entry answers other actions */
+    {V2 "collections/create", 0, P, 1, MILVUS, V2 "collections/create", NULL, pxs__h_v2},
+    {V2 "collections/drop", 0, P, 1, MILVUS, V2 "collections/drop", NULL, pxs__h_v2},
+    {V2 "collections/rename", 0, P, 1, MILVUS, V2 "collections/rename", NULL, pxs__h_v2},
+    {V2 "collections/describe", 0, P, 0, MILVUS, V2 "collections/describe", NULL, pxs__h_v2},
+    {V2 "collections/list", 0, P, 0, MILVUS, V2 "collections/list", NULL, pxs__h_v2},
+    {V2 "collections/has", 0, P, 0, MILVUS, V2 "collections/has", NULL, pxs__h_v2},
+    {V2 "collections/get_stats", 0, P, 0, MILVUS, V2 "collections/get_stats", NULL, pxs__h_v2},
+    {V2 "collections/load", 0, P, 0, MILVUS, V2 "collections/load", NULL, pxs__h_v2},
+    {V2 "collections/release", 0, P, 0, MILVUS, V2 "collections/release", NULL, pxs__h_v2},
+    {V2 "collections/get_load_state", 0, P, 0, MILVUS, V2 "collections/get_load_state", NULL, pxs__h_v2},
+    {V2 "entities/insert", 0, P, 1, MILVUS, V2 "entities/insert", NULL, pxs__h_v2},
+    {V2 "entities/upsert", 0, P, 1, MILVUS, V2 "entities/upsert", NULL, pxs__h_v2},
+    {V2 "entities/delete", 0, P, 1, MILVUS, V2 "entities/delete", NULL, pxs__h_v2},
+    {V2 "entities/get", 0, P, 0, MILVUS, V2 "entities/get", NULL, pxs__h_v2},
+    {V2 "entities/query", 0, P, 0, MILVUS, V2 "entities/query", NULL, pxs__h_v2},
+    {V2 "entities/search", 0, P, 0, MILVUS, V2 "entities/search", NULL, pxs__h_v2},
+    {V2 "partitions/create", 0, P, 1, MILVUS, V2 "partitions/create", NULL, pxs__h_v2},
+    {V2 "partitions/drop", 0, P, 1, MILVUS, V2 "partitions/drop", NULL, pxs__h_v2},
+    {V2 "partitions/list", 0, P, 0, MILVUS, V2 "partitions/list", NULL, pxs__h_v2},
+    {V2 "partitions/has", 0, P, 0, MILVUS, V2 "partitions/has", NULL, pxs__h_v2},
+    {V2 "partitions/get_stats", 0, P, 0, MILVUS, V2 "partitions/get_stats", NULL, pxs__h_v2},
+    {V2 "partitions/load", 0, P, 0, MILVUS, V2 "partitions/load", NULL, pxs__h_v2},
+    {V2 "partitions/release", 0, P, 0, MILVUS, V2 "partitions/release", NULL, pxs__h_v2},
+    {V2 "indexes/create", 0, P, 1, MILVUS, V2 "indexes/create", NULL, pxs__h_v2},
+    {V2 "indexes/drop", 0, P, 1, MILVUS, V2 "indexes/drop", NULL, pxs__h_v2},
+    {V2 "indexes/describe", 0, P, 0, MILVUS, V2 "indexes/describe", NULL, pxs__h_v2},
+    {V2 "indexes/list", 0, P, 0, MILVUS, V2 "indexes/list", NULL, pxs__h_v2},
+    {V2, 1, G | P, 0, MILVUS, V2 "{category}/{action}", NULL, pxs__h_v2_unsupported},
 };
 const size_t pxs__n_routes = sizeof pxs__routes / sizeof pxs__routes[0];
 

@@ -137,18 +137,30 @@ static enum MHD_Result reply_error_allow(struct MHD_Connection *conn, struct pxs
     struct pxs__json j;
     pxs__server_json_init(&j);
     int bootcamp = req->route && req->route->family == PXS__FAM_BOOTCAMP;
-    pxs__server_json_raw(&j, "{\"error\":{\"code\":");
-    pxs__server_json_str(&j, pxs_code_name(code));
-    pxs__server_json_raw(&j, ",\"message\":");
-    pxs__server_json_str(&j, msg);
-    pxs__server_json_raw(&j, "},\"status\":");
-    if (bootcamp) {
-        pxs__server_json_raw(&j, "false,\"msg\":");
+    if (req->route && req->route->family == PXS__FAM_MILVUS) {
+        /* Milvus answers HTTP 200 with a code, except auth (401) and paths */
+        pxs__server_json_raw(&j, "{\"code\":");
+        pxs__server_json_int(&j, pxs__v2_code_for(status, code));
+        pxs__server_json_raw(&j, ",\"message\":");
         pxs__server_json_str(&j, msg);
+        pxs__server_json_raw(&j, "}");
+        if (status != MHD_HTTP_UNAUTHORIZED && status != MHD_HTTP_NOT_FOUND &&
+            status != MHD_HTTP_METHOD_NOT_ALLOWED && status < 500)
+            status = MHD_HTTP_OK;
     } else {
-        pxs__server_json_uint(&j, status);
+        pxs__server_json_raw(&j, "{\"error\":{\"code\":");
+        pxs__server_json_str(&j, pxs_code_name(code));
+        pxs__server_json_raw(&j, ",\"message\":");
+        pxs__server_json_str(&j, msg);
+        pxs__server_json_raw(&j, "},\"status\":");
+        if (bootcamp) {
+            pxs__server_json_raw(&j, "false,\"msg\":");
+            pxs__server_json_str(&j, msg);
+        } else {
+            pxs__server_json_uint(&j, status);
+        }
+        pxs__server_json_raw(&j, "}");
     }
-    pxs__server_json_raw(&j, "}");
     if (j.rc != PXS_OK) {
         pxs__server_json_free(&j);
         return reply_oom(conn, req);
@@ -370,7 +382,7 @@ static enum MHD_Result request_finish(struct MHD_Connection *conn, struct pxs__r
         return reply_error_allow(conn, req, (unsigned)req->pending_status, req->pending_code,
                                  req->pending_allow, req->pending_msg);
     if (req->oom) return reply_oom(conn, req);
-    if (req->method == PXS__M_POST) {
+    if (req->method == PXS__M_POST && req->route->family != PXS__FAM_MILVUS) {
         const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_TYPE);
         char msg[256] = "";

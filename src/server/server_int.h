@@ -9,6 +9,7 @@
  *   routes_bootcamp.c Milvus bootcamp routes (/img/..., /progress, /data, /api/v1/...)
  *   routes_native.c   pixseek's own JSON API (/api/...)
  *   routes_meta.c     /metrics and /openapi.json
+ *   routes_v2.c       Milvus REST API v2 subset (/v2/vectordb/...)
  *   body.c            request bodies: multipart, urlencoded, JSON, base64
  *   jobs.c            the background ingest job
  *   paths.c           --root directories: path checks for load and /data
@@ -147,6 +148,8 @@ enum { PXS__M_GET = 1, PXS__M_POST = 2, PXS__M_DELETE = 4 };
 enum pxs__family {
     PXS__FAM_CORE = 0,  /* errors: {"error":{"code","message"},"status":N} */
     PXS__FAM_BOOTCAMP,  /* errors also carry the seed's "status":false,"msg" */
+    PXS__FAM_MILVUS,    /* Milvus REST v2: body read as JSON whatever the
+                           Content-Type; errors {"code":<Milvus code>,"message"} */
 };
 
 struct pxs__route {
@@ -162,6 +165,35 @@ struct pxs__route {
 
 extern const struct pxs__route pxs__routes[];
 extern const size_t pxs__n_routes;
+
+/* ---- Milvus REST v2 (routes_v2.c) -------------------------------------- */
+
+#define PXS__V2_PREFIX "/v2/vectordb/"
+
+/* A checked request body, completed with Milvus's defaults. */
+struct pxs__v2_req {
+    cJSON *doc;        /* the parsed body (owned) */
+    char *rewritten;   /* cJSON-printed body when defaults were added (cJSON_free) */
+    const char *json;  /* what the engine gets: rewritten, or the body itself */
+};
+
+/* Check body (len bytes) for action ("collections/create") as Milvus binds
+ * it: one JSON object, member types, required names, dbName "default".
+ * body[len] must be NUL (a pxs_buf is). Returns 0 and fills *r, or a
+ * Milvus error code with msg. Free r with
+ * pxs__v2_req_free in every case. */
+int pxs__v2_prepare(const char *action, const char *body, size_t len, struct pxs__v2_req *r,
+                    char *msg, size_t cap);
+void pxs__v2_req_free(struct pxs__v2_req *r);
+/* The engine's per-query hits [[h,..],[h,..]] as Milvus sends them: the
+ * hits of every query appended to flat (comma-separated, no brackets) and
+ * the count per query to topks ("n0,n1"). PXS_EINVAL if text has another
+ * shape, PXS_ELIMIT / PXS_ENOMEM from the buffers. */
+int pxs__v2_flatten_hits(const char *text, size_t len, struct pxs_buf *flat,
+                         struct pxs_buf *topks);
+/* The Milvus code for an error the server core answers on a v2 route
+ * (token, body limit, method), from its HTTP status and PXS code. */
+int pxs__v2_code_for(unsigned status, int code);
 
 /* ---- --root directories (paths.c) -------------------------------------- */
 
@@ -373,5 +405,8 @@ enum MHD_Result pxs__h_api_images_add(struct MHD_Connection *, struct pxs__reque
 enum MHD_Result pxs__h_api_ingest(struct MHD_Connection *, struct pxs__request *);
 enum MHD_Result pxs__h_api_ingest_cancel(struct MHD_Connection *, struct pxs__request *);
 enum MHD_Result pxs__h_api_duplicates(struct MHD_Connection *, struct pxs__request *);
+/* Milvus REST v2 */
+enum MHD_Result pxs__h_v2(struct MHD_Connection *, struct pxs__request *);
+enum MHD_Result pxs__h_v2_unsupported(struct MHD_Connection *, struct pxs__request *);
 
 #endif

@@ -55,6 +55,17 @@ PXS_TEST(core_buf_respects_cap) {
     pxs_buf_free(&b);
 }
 
+/* An uncapped buffer (max SIZE_MAX) grows like any other: max + 1 wraps. */
+PXS_TEST(core_buf_uncapped_grows) {
+    struct pxs_buf b;
+    pxs_buf_init(&b, SIZE_MAX);
+    for (int i = 0; i < 100; i++) CHECK_EQ_INT(pxs_buf_append(&b, "0123456789", 10), PXS_OK);
+    CHECK_EQ_INT(b.len, 1000);
+    CHECK(b.cap > 1000);
+    CHECK(memcmp(b.data + 990, "0123456789", 10) == 0 && b.data[1000] == '\0');
+    pxs_buf_free(&b);
+}
+
 PXS_TEST(core_alloc_failure_injection) {
     pxs_alloc_fail_after(2);
     void *a = pxs_malloc(8);
