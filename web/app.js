@@ -147,6 +147,7 @@
   function showView(name) {
     if (!VIEWS.includes(name)) name = "search";
     if (name === view) return;
+    if (view) window.scrollTo(0, 0);       /* a new view starts at its top */
     view = name;
     for (const v of VIEWS) $("view-" + v).hidden = v !== name;
     for (const a of document.querySelectorAll(".tabs a")) {
@@ -550,9 +551,11 @@
       const pct = job.total ? Math.floor((100 * job.current) / job.total) : 100;
       line = job.current.toLocaleString() + " of " + plural(job.total, "file", "files") +
         " (" + pct + " %)";
-      if (job.rate_per_s > 0) line += " · " + job.rate_per_s.toFixed(1) + " files/s";
-      if (running && job.rate_per_s > 0 && job.total > job.current)
-        line += " · about " + fmtDuration((job.total - job.current) / job.rate_per_s) + " left";
+      if (running && job.rate_per_s > 0) {
+        line += " · " + job.rate_per_s.toFixed(1) + " files/s";
+        if (job.total > job.current)
+          line += " · about " + fmtDuration((job.total - job.current) / job.rate_per_s) + " left";
+      }
     }
     if (!running) line += job.message ? " — " + job.message : " · " + fmtDuration(job.elapsed_s);
     $("ingest-progress").textContent = line;

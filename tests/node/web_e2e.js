@@ -12,6 +12,7 @@
  *      with similarity 1.000; paging; the minimum-similarity slider;
  *   3. a result's details dialog (metadata, Escape closes it and focus
  *      returns), "more like this" searches by id;
+ *      remove from index; keyboard, drag and drop, and paste as query inputs;
  *   4. the duplicates view shows the exact copy placed in the folder;
  *   5. a text file upload shows the API's "not an image" error;
  *   6. cancelling a long indexing job;
@@ -91,6 +92,9 @@ async function main() {
       if (m.type() === "error" && !/^Failed to load resource/.test(m.text())) pageErrors.push("console: " + m.text());
     });
     page.on("dialog", (d) => d.accept());
+    /* a filechooser listener from the start turns on playwright's chooser
+     * interception before the first keyboard-opened chooser (else a race) */
+    page.on("filechooser", () => {});
 
     /* ---- 1. indexing ---- */
     step = "indexing";
@@ -214,6 +218,59 @@ async function main() {
     list = await cards(page);
     check(list[0].id === second.id && list[0].sim > 0.999, "more like this: itself first");
     ok(`"more like this" on ${second.name}: searched by id ${second.id}`);
+
+    /* remove a result from the index (the confirm() is accepted) */
+    const keep = new Set([qname, second.name, opt.copy, "1.jpg", "2.jpg", "3.jpg"]);
+    const victim = list.slice().reverse().find((c) => !keep.has(c.name));
+    await page.click(`#grid .card[data-id="${victim.id}"] .card-open`);
+    await page.waitForSelector("#details[open]");
+    await page.click("#details-delete");
+    await page.waitForSelector("#details:not([open])", { state: "attached" });
+    await page.waitForFunction((id) => document.querySelectorAll("#grid .card").length > 0 &&
+      !document.querySelector(`#grid .card[data-id="${id}"]`), victim.id);
+    await page.waitForFunction((n) => document.querySelector("#stats-line").textContent.startsWith(n + " images"), added - 1);
+    const gone = await page.request.get(opt.base + "/api/images/" + victim.id);
+    check(gone.status() === 404, "removed image answers 404, got " + gone.status());
+    ok(`remove from index: ${victim.name} gone from the results and the count`);
+
+    /* keyboard: Enter on the drop zone opens the file chooser */
+    await page.focus("#drop");
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Enter")]);
+    [resp] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/api/search")),
+      chooser.setFiles(opt.query),
+    ]);
+    await page.waitForFunction((n) => document.querySelector("#grid .card .name").textContent === n &&
+      document.querySelector("#query-name").textContent === n, qname);
+    ok("keyboard: Enter on the drop zone opens the file chooser");
+
+    /* drag and drop, and paste (Ctrl+V), of an image file */
+    const bytes = fs.readFileSync(path.join(opt.photos, second.name)).toString("base64");
+    const makeTransfer = (b64, name) => {
+      const raw = atob(b64);
+      const u8 = new Uint8Array(raw.length);
+      for (let i = 0; i < raw.length; i++) u8[i] = raw.charCodeAt(i);
+      const dt = new DataTransfer();
+      dt.items.add(new File([u8], name, { type: "image/jpeg" }));
+      return dt;
+    };
+    await page.evaluate(([fn, b64, name]) => {
+      const dt = eval(fn)(b64, name);
+      const zone = document.querySelector("#drop");
+      zone.dispatchEvent(new DragEvent("dragenter", { bubbles: true, cancelable: true, dataTransfer: dt }));
+      zone.dispatchEvent(new DragEvent("dragover", { bubbles: true, cancelable: true, dataTransfer: dt }));
+      zone.dispatchEvent(new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: dt }));
+    }, [makeTransfer.toString(), bytes, "dropped.jpg"]);
+    await page.waitForFunction((n) => document.querySelector("#query-name").textContent === "dropped.jpg" &&
+      document.querySelector("#grid .card .name").textContent === n, second.name);
+    check(!(await page.evaluate(() => document.body.classList.contains("dragging"))), "drop highlight cleared");
+    await page.evaluate(([fn, b64]) => {
+      const dt = eval(fn)(b64, "image.jpg");
+      document.body.dispatchEvent(new ClipboardEvent("paste", { bubbles: true, cancelable: true, clipboardData: dt }));
+    }, [makeTransfer.toString(), fs.readFileSync(opt.query).toString("base64")]);
+    await page.waitForFunction((n) => document.querySelector("#query-name").textContent === "pasted image" &&
+      document.querySelector("#grid .card .name").textContent === n, qname);
+    ok("drag and drop and paste of an image search with it");
 
     /* ---- 4. duplicates ---- */
     step = "duplicates";
