@@ -438,6 +438,8 @@
     const img = $("details-img");
     img.src = "/api/thumbnail/" + item.id;
     img.alt = baseName(item.path);
+    const open = $("details-open");
+    open.href = "/api/images/" + item.id + "/file";
     let meta = item;
     if (item.width === undefined) {
       renderMeta({ path: item.path, id: item.id });
@@ -450,10 +452,8 @@
       if (seq !== detailSeq) return;
     }
     renderMeta(meta);
-    const open = $("details-open");
     const hasFile = meta.format && meta.format !== "vector";
     open.hidden = !hasFile;
-    open.href = "/api/images/" + item.id + "/file";
     /* Show the original once it has loaded, if the browser can display it. */
     if (hasFile && ["jpeg", "png", "gif", "webp", "bmp", "avif"].includes(meta.format)) {
       const full = new Image();
