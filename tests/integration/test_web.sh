@@ -23,7 +23,8 @@ printf 'plain text\n' >"$WORK/notes.txt"
 # a folder big enough that the cancel button is pressed while it runs
 cp "$src"/*.jpg "$root/big/"
 
-port=$((20000 + ($$ * 11 + 7) % 20000))
+# a free port: the kernel picks one for a socket bound to port 0
+port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
 TOKEN=web-test-token
 "$PXS_BIN" serve --data "$WORK/data" --port $port --root "$root" --token "$TOKEN" \
@@ -39,4 +40,6 @@ NODE_PATH=$repo/tests/node/node_modules timeout 120 node "$repo/tests/node/web_e
   --text "$WORK/notes.txt" --copy copy-of-100.jpg --token "$TOKEN" --shots "$shots" \
   --expect-added $n || { tail -n 20 "$WORK/serve.err"; fail "web UI end-to-end test"; }
 kill -0 $pid 2>/dev/null || fail "server died during the UI test"
+kill -TERM $pid; wait $pid || fail "server exit status $? after SIGTERM"
+grep -q 'AddressSanitizer\|runtime error\|LeakSanitizer' "$WORK/serve.err" && fail "sanitizer report: $(cat "$WORK/serve.err")"
 pass "web UI end to end (screenshots in $shots)"
