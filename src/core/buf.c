@@ -30,7 +30,7 @@ int pxs_buf_reserve(struct pxs_buf *b, size_t extra) {
     if (need + 1 <= b->cap) return PXS_OK;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need + 1) cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
-    if (cap > b->max + 1) cap = b->max + 1;
+    if (b->max < SIZE_MAX && cap > b->max + 1) cap = b->max + 1; /* max + 1 would wrap */
     char *p = pxs_realloc(b->data, cap);
     if (!p) return PXS_ENOMEM;
     b->data = p;
