@@ -255,6 +255,7 @@ static enum pxs_import_format detect(const struct pxs_import_file *f) {
     if (has_suffix(base, ".fvecs")) return PXS_IMPORT_FVECS;
     if (has_suffix(base, ".ivecs")) return PXS_IMPORT_IVECS;
     if (has_suffix(base, ".bvecs")) return PXS_IMPORT_BVECS;
+    if (strstr(base, "-ubyte") || has_suffix(base, ".idx")) return PXS_IMPORT_IDX; /* MNIST names */
     if (has_suffix(base, ".jsonl") || has_suffix(base, ".ndjson") || has_suffix(base, ".json"))
         return PXS_IMPORT_JSONL;
     size_t i = 0;
