@@ -457,7 +457,8 @@ int pxs_coll_checkpoint(pxs_engine *engine, struct pxs_err *err) PXS_MUST_CHECK;
  *   jsonl  one JSON row object per line (Milvus row format)
  * Any of them may be gzip-compressed (detected by content). The format
  * comes from the content (npy, idx, gzip magics) and the name (.fvecs,
- * .ivecs, .bvecs, .jsonl/.ndjson/.json); PXS_IMPORT_AUTO picks it.
+ * .ivecs, .bvecs, *-ubyte or .idx, .jsonl/.ndjson/.json, a leading '{');
+ * PXS_IMPORT_AUTO picks it.
  *
  * Files are untrusted: headers are parsed strictly, shapes are checked
  * against the file size when it is known (uncompressed files), and while
