@@ -8,11 +8,11 @@ set -euo pipefail
 packages=(
   build-essential clang libclang-rt-14-dev pkg-config make
   libvips-dev libvips-tools liblmdb-dev lmdb-utils libmicrohttpd-dev libcjson-dev libxxhash-dev
-  curl util-linux time python3 python3-pil
+  curl util-linux time python3 python3-pil zlib1g-dev python3-numpy
   python3-torch python3-torchvision python3-onnx   # reference outputs for the nn zoo test
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(hyperfine wrk python3-numpy python3-pil)
+  packages+=(hyperfine wrk python3-numpy python3-pil python3-hnswlib dataset-fashion-mnist)
 fi
 
 missing=()

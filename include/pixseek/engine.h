@@ -444,6 +444,103 @@ int pxs_coll_index_stats(pxs_engine *engine, const char *name, struct pxs_coll_i
  * (also done by pxs_engine_close and after builds). */
 int pxs_coll_checkpoint(pxs_engine *engine, struct pxs_err *err) PXS_MUST_CHECK;
 
+
+/* ---- bulk import files (src/engine/import*.c) ----------------------------
+ *
+ * Streaming readers for `pixseek import` and `pixseek vsearch --vectors`:
+ *   npy    NumPy format v1/v2/v3: 1-D or N-D C-order arrays (N-D rows are
+ *          flattened), dtypes f4 f8 u1 i1 i2 i4 i8 in either byte order
+ *   fvecs, ivecs, bvecs  TEXMEX: per row an int32 dimension, then that many
+ *          float32 / int32 / uint8 values (all rows the same dimension)
+ *   idx    MNIST/Fashion-MNIST IDX (big-endian; u8 i8 i16 i32 f32 f64);
+ *          idx1 files are 1-D columns (labels), idx3 rows are flattened
+ *   jsonl  one JSON row object per line (Milvus row format)
+ * Any of them may be gzip-compressed (detected by content). The format
+ * comes from the content (npy, idx, gzip magics) and the name (.fvecs,
+ * .ivecs, .bvecs, *-ubyte or .idx, .jsonl/.ndjson/.json, a leading '{');
+ * PXS_IMPORT_AUTO picks it.
+ *
+ * Files are untrusted: headers are parsed strictly, shapes are checked
+ * against the file size when it is known (uncompressed files), and while
+ * streaming otherwise (a short or overlong stream is PXS_ECORRUPT naming
+ * the row); every message starts with the file name. Memory is bounded by
+ * the batch the caller reads (plus one JSON line of at most
+ * PXS_IMPORT_MAX_LINE bytes).
+ */
+enum pxs_import_format {
+    PXS_IMPORT_AUTO = 0,
+    PXS_IMPORT_NPY,
+    PXS_IMPORT_FVECS,
+    PXS_IMPORT_IVECS,
+    PXS_IMPORT_BVECS,
+    PXS_IMPORT_IDX,
+    PXS_IMPORT_JSONL,
+};
+
+/* Element types (stored in the file, or asked for by a read). */
+enum pxs_import_elem {
+    PXS_ELEM_NONE = 0, /* JSON lines */
+    PXS_ELEM_U8,
+    PXS_ELEM_I8,
+    PXS_ELEM_I16,
+    PXS_ELEM_I32,
+    PXS_ELEM_I64,
+    PXS_ELEM_F32,
+    PXS_ELEM_F64,
+};
+
+#define PXS_IMPORT_MAX_DIM 65536         /* values per row */
+#define PXS_IMPORT_MAX_LINE (64u << 20) /* bytes per JSON line */
+
+struct pxs_import_info {
+    enum pxs_import_format format;
+    enum pxs_import_elem elem;
+    uint64_t rows;      /* rows in the file, if rows_known */
+    int rows_known;     /* 0 for JSON lines and compressed vecs files */
+    size_t dim;         /* values per row (1 for 1-D columns); 0 for JSON lines */
+    int one_d;          /* a 1-D array (npy shape (n,), idx1) */
+    int compressed;     /* gzip */
+    char shape[64];     /* the declared shape, e.g. "(60000, 28, 28)" */
+};
+
+typedef struct pxs_import_file pxs_import_file;
+
+/* Open path (format PXS_IMPORT_AUTO to detect). PXS_EUNSUPPORTED if the
+ * format cannot be told, PXS_ECORRUPT / PXS_EINVAL for a bad header. */
+int pxs_import_open(const char *path, enum pxs_import_format format, pxs_import_file **out,
+                    struct pxs_err *err) PXS_MUST_CHECK;
+/* The same over bytes in memory (borrowed until close); name stands for the
+ * file name (detection, messages). max_bytes caps the decompressed stream
+ * (0 = no cap; PXS_ELIMIT beyond). For tests and fuzzing. */
+int pxs_import_open_mem(const void *data, size_t len, const char *name,
+                        enum pxs_import_format format, uint64_t max_bytes,
+                        pxs_import_file **out, struct pxs_err *err) PXS_MUST_CHECK;
+/* NULL is a no-op. */
+void pxs_import_close(pxs_import_file *f);
+const struct pxs_import_info *pxs_import_get_info(const pxs_import_file *f);
+/* "npy", "fvecs", ... ; and "uint8", "float32", ... */
+const char *pxs_import_format_name(enum pxs_import_format format);
+const char *pxs_import_elem_name(enum pxs_import_elem elem);
+/* Rows read (or skipped) so far. */
+uint64_t pxs_import_rows_read(const pxs_import_file *f);
+
+/* Read the next rows of a numeric file into out (max_rows * dim values of
+ * type as): PXS_ELEM_F32 (any element type; values must be finite and fit
+ * float32), PXS_ELEM_F64, PXS_ELEM_I64 (integer elements, or integral
+ * floats within range) or PXS_ELEM_U8 (raw bytes of u8/i8 files, e.g.
+ * packed binary vectors). *n_rows = 0 at the end of the file, after the
+ * end was checked (nothing missing, nothing trailing). A bad value is
+ * PXS_EINVAL naming its row (0-based) and column. */
+int pxs_import_read(pxs_import_file *f, enum pxs_import_elem as, void *out, size_t max_rows,
+                    size_t *n_rows, struct pxs_err *err) PXS_MUST_CHECK;
+/* Skip n rows (numeric files and JSON lines); PXS_ECORRUPT if the file
+ * has fewer. */
+int pxs_import_skip(pxs_import_file *f, uint64_t n, struct pxs_err *err) PXS_MUST_CHECK;
+/* JSON lines: the next non-blank line, checked to be one JSON object
+ * (borrowed until the next call; NUL-terminated). *line = NULL at the end. */
+int pxs_import_read_line(pxs_import_file *f, const char **line, size_t *len,
+                         struct pxs_err *err) PXS_MUST_CHECK;
+
 #ifdef __cplusplus
 }
 #endif

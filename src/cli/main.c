@@ -4,6 +4,7 @@
  * (log level, signals, exit codes).
  */
 #include "cli.h"
+#include "coll_cli.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -23,6 +24,15 @@ static const char usage_text[] =
     "  stats             show what the data directory holds\n"
     "  dups              list exact copies and near-duplicate groups\n"
     "  embed IMAGE...    print embeddings (also of raw tensors, for checking models)\n"
+    "\n"
+    "vector collections (Milvus-like):\n"
+    "  collection SUB    create | list | describe | stats | index | drop | rename | ...\n"
+    "  import C FILE...  bulk-load .npy / .fvecs / .bvecs / IDX / JSON-lines files\n"
+    "  query C           rows matching a filter expression (or --count)\n"
+    "  vsearch C         nearest neighbours of vectors (inline or from a file)\n"
+    "  get C --id K      rows by primary key\n"
+    "  delete C          delete rows by --id or --filter\n"
+    "\n"
     "  help [COMMAND]    show help for a command\n"
     "\n"
     "common options:\n"
@@ -143,7 +153,9 @@ int main(int argc, char **argv) {
         int (*fn)(int, char **);
     } commands[] = {
         {"index", cmd_index}, {"search", cmd_search}, {"serve", cmd_serve}, {"stats", cmd_stats},
-        {"embed", cmd_embed}, {"dups", cmd_dups}};
+        {"embed", cmd_embed}, {"dups", cmd_dups},
+        {"collection", cmd_collection}, {"import", cmd_import}, {"query", cmd_query},
+        {"vsearch", cmd_vsearch}, {"get", cmd_get}, {"delete", cmd_delete}};
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("pixseek %s (cpu: %s)\n", PIXSEEK_VERSION, pxs_cpu_describe());
         return EXIT_OK;
