@@ -22,12 +22,12 @@
 #define GEN_MR 4
 #define GEN_NR 16
 
-void nn_ukr_generic(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
-                    int flags, const float *bias, float lo, float hi) {
+void nn_ukr_generic(size_t kc, const float *a, const float *b, size_t ldb, const uint32_t *boff, float *c,
+                    size_t ldc, int m, int n, int flags, const float *bias, const float *r, float lo, float hi) {
     float acc[GEN_MR][GEN_NR];
     memset(acc, 0, sizeof acc);
     for (size_t p = 0; p < kc; p++) {
-        const float *ap = a + p * GEN_MR, *bp = b + p * ldb;
+        const float *ap = a + p * GEN_MR, *bp = boff ? b + boff[p] : b + p * ldb;
         for (int i = 0; i < GEN_MR; i++) {
             float av = ap[i];
             for (int j = 0; j < GEN_NR; j++) acc[i][j] += av * bp[j];
@@ -39,6 +39,7 @@ void nn_ukr_generic(size_t kc, const float *a, const float *b, size_t ldb, float
         for (int j = 0; j < n; j++) {
             float v = acc[i][j] + ((flags & NN_UKR_FIRST) ? base : cr[j]);
             if (flags & NN_UKR_LAST) {
+                if (r) v += r[(size_t)i * ldc + j];
                 v = v < lo ? lo : v;
                 v = v > hi ? hi : v;
             }
@@ -129,24 +130,41 @@ static void gemm_task(void *vctx, size_t t, int tid) {
     size_t bi = t / per_call;
     t %= per_call;
     size_t ai = c->a_mod ? bi % c->a_mod : 0;
-    const float *A = c->ap + ai * c->a_stride, *B = c->b + bi * c->b_stride;
+    const float *A = c->ap + ai * c->a_stride, *B = c->b ? c->b + bi * c->b_stride : NULL;
     const float *bias0 = c->bias ? c->bias + ai * c->bias_stride : NULL;
     float *C = c->c + bi * c->c_stride;
+    const float *R = c->res ? c->res + bi * c->c_stride : NULL;
     size_t nb = t % g->n_nblk, mch = t / g->n_nblk;
     size_t j0 = nb * NN_GEMM_NC, nc = c->N - j0 < NN_GEMM_NC ? c->N - j0 : NN_GEMM_NC;
     size_t q0 = mch * g->panels_per_chunk, q1 = q0 + g->panels_per_chunk;
     if (q1 > g->n_panels) q1 = g->n_panels;
     /* Row-contiguous B is read in place for full NR-wide panels (no copy);
      * only a ragged last panel is packed. */
-    int direct = c->b_cs == 1;
-    size_t nfull = direct ? nc / nr * nr : 0;
+    int direct = (c->b_cs == 1 || c->boff) && !c->pack;
+    /* boff mode: the caller guarantees nr columns of slack past every row,
+     * so even the ragged last panel is read in place */
+    size_t nfull = !direct ? 0 : c->boff ? nc : nc / nr * nr;
     float *bp = g->packb[tid];
-    for (size_t k0 = 0; k0 < c->K; k0 += NN_GEMM_KC) {
-        size_t kc = c->K - k0 < NN_GEMM_KC ? c->K - k0 : NN_GEMM_KC;
-        int flags = (k0 == 0 ? NN_UKR_FIRST : 0) | (k0 + kc == c->K ? NN_UKR_LAST : 0);
-        const float *bsrc = B + k0 * c->b_rs + j0 * c->b_cs;
-        if (nfull < nc) pack_b(nr, kc, nc - nfull, bsrc + nfull * c->b_cs, c->b_rs, c->b_cs, bp);
-        for (size_t q = q0; q < q1; q++) {
+    /* k_inner: B (read in place) stays in L2 for the whole N block, so each
+     * A panel is streamed once, front to back, over all of K: the better
+     * order when A (the weights) is the big operand. The ragged panel is
+     * then packed over all of K at once (it fits the buffer, see run). */
+    int k_inner = direct && c->k_inner && (nfull == nc || c->K * nr <= NN_GEMM_KC * NN_GEMM_NC);
+    if (k_inner && nfull < nc) pack_b(nr, c->K, nc - nfull, B + j0 + nfull * c->b_cs, c->b_rs, c->b_cs, bp);
+    size_t nk = (c->K + NN_GEMM_KC - 1) / NN_GEMM_KC;
+    size_t nq = q1 - q0;
+    for (size_t outer = 0; outer < (k_inner ? nq : nk); outer++) {
+        for (size_t inner = 0; inner < (k_inner ? nk : nq); inner++) {
+            size_t k0 = (k_inner ? inner : outer) * NN_GEMM_KC, q = q0 + (k_inner ? outer : inner);
+            size_t kc = c->K - k0 < NN_GEMM_KC ? c->K - k0 : NN_GEMM_KC;
+            int flags = (k0 == 0 ? NN_UKR_FIRST : 0) | (k0 + kc == c->K ? NN_UKR_LAST : 0);
+            const float *bsrc = c->pack ? NULL : c->boff ? B + j0 : B + k0 * c->b_rs + j0 * c->b_cs;
+            if (!k_inner && inner == 0) {
+                if (c->pack)
+                    c->pack(c->pack_ctx, bi, k0, kc, j0, nc, nr, bp);
+                else if (nfull < nc)
+                    pack_b(nr, kc, nc - nfull, bsrc + nfull * c->b_cs, c->b_rs, c->b_cs, bp);
+            }
             const float *ap = A + q * mr * c->K + k0 * mr;
             size_t i0 = q * mr;
             int m = (int)(c->M - i0 < mr ? c->M - i0 : mr);
@@ -158,11 +176,16 @@ static void gemm_task(void *vctx, size_t t, int tid) {
                 if (jj < nfull) {
                     bpan = bsrc + jj;
                     ldb = c->b_rs;
+                } else if (k_inner) {
+                    bpan = bp + k0 * nr; /* one panel, all of K */
+                    ldb = nr;
                 } else {
                     bpan = bp + ((jj - nfull) / nr) * kc * nr;
                     ldb = nr;
                 }
-                k->ukr(kc, ap, bpan, ldb, C + i0 * c->ldc + j0 + jj, c->ldc, m, n, flags, bias, c->lo, c->hi);
+                size_t co = i0 * c->ldc + j0 + jj;
+                k->ukr(kc, ap, bpan, ldb, jj < nfull && c->boff ? c->boff + k0 : NULL, C + co, c->ldc, m, n, flags,
+                       bias, R ? R + co : NULL, c->lo, c->hi);
             }
         }
     }
@@ -177,6 +200,7 @@ void nn_gemm_run(struct nn_pool *pool, float **packb, const struct nn_gemm_call 
             for (size_t i = 0; i < c->M; i++)
                 for (size_t j = 0; j < c->N; j++) {
                     float v = c->bias ? c->bias[ai * c->bias_stride + i] : 0.f;
+                    if (c->res) v += c->res[b * c->c_stride + i * c->ldc + j];
                     v = v < c->lo ? c->lo : v;
                     c->c[b * c->c_stride + i * c->ldc + j] = v > c->hi ? c->hi : v;
                 }
