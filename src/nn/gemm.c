@@ -121,11 +121,49 @@ struct gemm_ctx {
     size_t n_nblk, n_mchunk, panels_per_chunk, n_panels;
 };
 
+/* One micro-kernel call: A panel q, K block at k0, B tile at column jj of
+ * the N block. */
+struct tile_src {
+    const struct nn_gemm_call *c;
+    const float *A, *B, *bias;
+    float *C;
+    const float *R;
+    const float *bp;     /* packed B (ragged panel, or all panels) */
+    size_t j0, nc, nfull;
+    int k_inner;
+};
+
+static inline void run_tile(const struct tile_src *t, size_t q, size_t k0, size_t jj) {
+    const struct nn_gemm_call *c = t->c;
+    const struct nn_gemm_kernel *k = c->k;
+    size_t mr = (size_t)k->mr, nr = (size_t)k->nr;
+    size_t kc = c->K - k0 < NN_GEMM_KC ? c->K - k0 : NN_GEMM_KC;
+    int flags = (k0 == 0 ? NN_UKR_FIRST : 0) | (k0 + kc == c->K ? NN_UKR_LAST : 0);
+    size_t i0 = q * mr;
+    int m = (int)(c->M - i0 < mr ? c->M - i0 : mr);
+    int n = (int)(t->nc - jj < nr ? t->nc - jj : nr);
+    const float *bpan;
+    size_t ldb;
+    if (jj < t->nfull) {
+        bpan = c->boff ? t->B + t->j0 + jj : t->B + k0 * c->b_rs + t->j0 + jj;
+        ldb = c->b_rs;
+    } else if (t->k_inner) {
+        bpan = t->bp + k0 * nr; /* one panel, all of K */
+        ldb = nr;
+    } else {
+        bpan = t->bp + ((jj - t->nfull) / nr) * kc * nr;
+        ldb = nr;
+    }
+    size_t co = i0 * c->ldc + t->j0 + jj;
+    k->ukr(kc, t->A + q * mr * c->K + k0 * mr, bpan, ldb, jj < t->nfull && c->boff ? c->boff + k0 : NULL, t->C + co,
+           c->ldc, m, n, flags, t->bias ? t->bias + i0 : NULL, t->R ? t->R + co : NULL, c->lo, c->hi);
+}
+
 static void gemm_task(void *vctx, size_t t, int tid) {
     const struct gemm_ctx *g = vctx;
     const struct nn_gemm_call *c = g->c;
     const struct nn_gemm_kernel *k = c->k;
-    size_t mr = (size_t)k->mr, nr = (size_t)k->nr;
+    size_t nr = (size_t)k->nr;
     size_t per_call = g->n_nblk * g->n_mchunk;
     size_t bi = t / per_call;
     t %= per_call;
@@ -152,42 +190,22 @@ static void gemm_task(void *vctx, size_t t, int tid) {
     int k_inner = direct && c->k_inner && (nfull == nc || c->K * nr <= NN_GEMM_KC * NN_GEMM_NC);
     if (k_inner && nfull < nc) pack_b(nr, c->K, nc - nfull, B + j0 + nfull * c->b_cs, c->b_rs, c->b_cs, bp);
     size_t nk = (c->K + NN_GEMM_KC - 1) / NN_GEMM_KC;
-    size_t nq = q1 - q0;
-    for (size_t outer = 0; outer < (k_inner ? nq : nk); outer++) {
-        for (size_t inner = 0; inner < (k_inner ? nk : nq); inner++) {
-            size_t k0 = (k_inner ? inner : outer) * NN_GEMM_KC, q = q0 + (k_inner ? outer : inner);
-            size_t kc = c->K - k0 < NN_GEMM_KC ? c->K - k0 : NN_GEMM_KC;
-            int flags = (k0 == 0 ? NN_UKR_FIRST : 0) | (k0 + kc == c->K ? NN_UKR_LAST : 0);
-            const float *bsrc = c->pack ? NULL : c->boff ? B + j0 : B + k0 * c->b_rs + j0 * c->b_cs;
-            if (!k_inner && inner == 0) {
-                if (c->pack)
-                    c->pack(c->pack_ctx, bi, k0, kc, j0, nc, nr, bp);
-                else if (nfull < nc)
-                    pack_b(nr, kc, nc - nfull, bsrc + nfull * c->b_cs, c->b_rs, c->b_cs, bp);
-            }
-            const float *ap = A + q * mr * c->K + k0 * mr;
-            size_t i0 = q * mr;
-            int m = (int)(c->M - i0 < mr ? c->M - i0 : mr);
-            const float *bias = bias0 ? bias0 + i0 : NULL;
-            for (size_t jj = 0; jj < nc; jj += nr) {
-                int n = (int)(nc - jj < nr ? nc - jj : nr);
-                const float *bpan;
-                size_t ldb;
-                if (jj < nfull) {
-                    bpan = bsrc + jj;
-                    ldb = c->b_rs;
-                } else if (k_inner) {
-                    bpan = bp + k0 * nr; /* one panel, all of K */
-                    ldb = nr;
-                } else {
-                    bpan = bp + ((jj - nfull) / nr) * kc * nr;
-                    ldb = nr;
-                }
-                size_t co = i0 * c->ldc + j0 + jj;
-                k->ukr(kc, ap, bpan, ldb, jj < nfull && c->boff ? c->boff + k0 : NULL, C + co, c->ldc, m, n, flags,
-                       bias, R ? R + co : NULL, c->lo, c->hi);
-            }
-        }
+    struct tile_src ts = {c, A, B, bias0, C, R, bp, j0, nc, nfull, k_inner};
+    if (k_inner) {
+        for (size_t q = q0; q < q1; q++)
+            for (size_t kb = 0; kb < nk; kb++)
+                for (size_t jj = 0; jj < nc; jj += nr) run_tile(&ts, q, kb * NN_GEMM_KC, jj);
+        return;
+    }
+    for (size_t kb = 0; kb < nk; kb++) {
+        size_t k0 = kb * NN_GEMM_KC, kc = c->K - k0 < NN_GEMM_KC ? c->K - k0 : NN_GEMM_KC;
+        if (c->pack)
+            c->pack(c->pack_ctx, bi, k0, kc, j0, nc, nr, bp);
+        else if (nfull < nc)
+            pack_b(nr, kc, nc - nfull, B + k0 * c->b_rs + (j0 + nfull) * c->b_cs, c->b_rs, c->b_cs, bp);
+        /* each A panel stays in L1 for the row of B tiles */
+        for (size_t q = q0; q < q1; q++)
+            for (size_t jj = 0; jj < nc; jj += nr) run_tile(&ts, q, k0, jj);
     }
 }
 
