@@ -278,11 +278,15 @@ static void conv_pack_b(const void *vctx, size_t bi, size_t k0, size_t kc, size_
                     if (b > a) memcpy(d + a, src + iw + a, (size_t)(b - a) * sizeof(float));
                     if (len > b) memset(d + b, 0, (size_t)(len - b) * sizeof(float));
                 } else {
+                    /* t in [a, b) reads inside the row: iw + t*sw in [0, W) */
                     const float *src = xc + ih * W;
-                    for (int64_t t = 0; t < len; t++) {
-                        int64_t ix = iw + t * p->sw;
-                        d[t] = ix >= 0 && ix < W ? src[ix] : 0.f;
-                    }
+                    int64_t sw = p->sw, a = iw < 0 ? (-iw + sw - 1) / sw : 0;
+                    int64_t b = iw >= W ? 0 : (W - iw + sw - 1) / sw;
+                    if (b > len) b = len;
+                    if (a > b) a = b;
+                    for (int64_t t = 0; t < a; t++) d[t] = 0.f;
+                    for (int64_t t = a; t < b; t++) d[t] = src[iw + t * sw];
+                    for (int64_t t = b; t < len; t++) d[t] = 0.f;
                 }
                 d += len;
             }
