@@ -7,8 +7,10 @@
 #   SECS=1 MODELS=mobilenet_v2 PEERS=ort THREADS="1 2" BATCHES="1 16" sh bench/infer.sh
 #
 # Models: mobilenet_v2 = ../shared/models/mobilenet_v2_embed.onnx (the real
-# model), resnet50 = torchvision ResNet50 with seeded random weights exported
-# by bench/peers/torch_infer.py into $SCRATCH (never committed). Each point
+# model); resnet50, resnet18, vgg16_features (VGG16's convolutional part) =
+# torchvision models with seeded random weights exported by
+# bench/peers/torch_infer.py into $SCRATCH (never committed). Default
+# MODELS="mobilenet_v2 resnet50"; add the others with MODELS=.... Each point
 # runs for about $SECS seconds after warm-up and reports its best round
 # (img/s), the process's peak RSS and its CPU time per image (all threads,
 # averaged over the timed runs: a load-independent cost measure; the
@@ -66,17 +68,19 @@ ${CC:-cc} -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -O2 -g -pthread -Wall -Wextra -
 model_path() {
     case $1 in
     mobilenet_v2) echo ../shared/models/mobilenet_v2_embed.onnx ;;
-    resnet50) echo "$SCRATCH/resnet50.onnx" ;;
+    resnet50|resnet18|vgg16_features) echo "$SCRATCH/$1.onnx" ;;
     *) echo "unknown model $1" >&2; exit 2 ;;
     esac
 }
 torch_arch() {
     case $1 in mobilenet_v2) echo mobilenet_v2_embed ;; *) echo "$1" ;; esac
 }
-case " $MODELS " in *" resnet50 "*)
-    [ -f "$SCRATCH/resnet50.onnx" ] || $PY bench/peers/torch_infer.py --export resnet50 "$SCRATCH/resnet50.onnx" \
-        >"$SCRATCH/export.log" 2>&1 || { cat "$SCRATCH/export.log"; exit 1; } ;;
-esac
+for model in $MODELS; do
+    case $model in resnet50|resnet18|vgg16_features)
+        [ -f "$SCRATCH/$model.onnx" ] || $PY bench/peers/torch_infer.py --export "$model" "$SCRATCH/$model.onnx" \
+            >"$SCRATCH/export.log" 2>&1 || { cat "$SCRATCH/export.log"; exit 1; } ;;
+    esac
+done
 
 # ---- run -----------------------------------------------------------------------
 SUM="$SCRATCH/summary.txt"

@@ -7,8 +7,9 @@ for bench/infer.sh, and the exporter of the random-weight ResNet50 it compares o
 
 ARCH is mobilenet_v2_embed (torchvision MobileNetV2 without its classifier:
 [N,1280] like ../shared/models/mobilenet_v2_embed.onnx; random weights, same
-architecture and cost) or resnet50 (seed 1234: the same weights as the
-exported ONNX). The model runs under torch.inference_mode with
+architecture and cost), resnet50, resnet18 or vgg16_features (VGG16's
+convolutional part, [N,512,7,7], as image-search embedders use it); seed
+1234: the same weights as the exported ONNX. The model runs under torch.inference_mode with
 torch.set_num_threads(THREADS), one inter-op thread, after
 torch.jit.freeze + optimize_for_inference (conv/BN folding, as ONNX Runtime
 does) when that works, else eager. Warm-up, then rounds of ~0.25 s for about
@@ -30,6 +31,10 @@ def build(arch):
         m.classifier = torch.nn.Identity()
     elif arch == "resnet50":
         m = tvm.resnet50()
+    elif arch == "resnet18":
+        m = tvm.resnet18()
+    elif arch == "vgg16_features":  # VGG16 without its classifier: [N,512,7,7]
+        m = tvm.vgg16().features
     else:
         raise SystemExit("unknown arch %s" % arch)
     return m.eval()

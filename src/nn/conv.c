@@ -6,11 +6,13 @@
  *     arch/ 3x3 specialisation), channels split over the thread pool;
  *   - everything else: per (batch item, group) GEMM of the weights
  *     [M/g x C/g*KH*KW] (packed once at load for the selected micro-kernel)
- *     with the input: 1x1 stride-1 unpadded convs use the input as B directly,
- *     others go through im2col into the plan's scratch buffer.
+ *     with the input as an implicit im2col matrix: the GEMM driver packs
+ *     B block by block straight from the input (conv_pack_b), so no
+ *     im2col buffer is built and no scratch is needed.
  * A Relu/Clip folded into the node at load (graph.c) becomes the GEMM /
  * depthwise clamp, BatchNormalization folded at load is already in the
- * weights and bias.
+ * weights and bias, and a residual Add folded at load arrives as a fourth
+ * input that the GEMM epilogue adds before the clamp.
  *
  * Gemm and MatMul pack their A operand per call into scratch and reuse the
  * same GEMM driver.
@@ -98,7 +100,7 @@ int nn_window_params(const struct nn_node *n, int64_t H, int64_t W, int64_t KH, 
 }
 
 static int conv_params(const struct nn_node *n, const struct nn_tensor *in, struct conv_p *p, struct pxs_err *err) {
-    int rc = nn_need_inputs(n, in, 2, 3, err);
+    int rc = nn_need_inputs(n, in, 2, n->res_fused ? 4 : 3, err);
     if (rc) return rc;
     const struct nn_tensor *x = &in[0], *w = &in[1];
     if (x->dtype != NN_DT_F32 || x->shape.ndim != 4)
@@ -143,6 +145,12 @@ static int infer_conv(const struct pxs_nn_model *m, const struct nn_node *n, con
     int rc = conv_params(n, in, &p, err);
     if (rc) return rc;
     struct nn_shape s = {4, {p.N, p.M, p.OH, p.OW}};
+    if (n->res_fused) {
+        /* residual fused at load (graph.c): same shape as the output */
+        const struct nn_shape *r = &in[3].shape;
+        if (in[3].dtype != NN_DT_F32 || r->ndim != 4 || memcmp(r->d, s.d, sizeof s.d[0] * 4) != 0)
+            return nn_node_err(err, PXS_ECORRUPT, n, "residual input does not match the output shape");
+    }
     if (nn_set_out(&out[0], NN_DT_F32, &s) != 0) return nn_node_err(err, PXS_ELIMIT, n, "output too large");
     return PXS_OK;
 }
@@ -212,9 +220,203 @@ int nn_conv_prepare(struct pxs_nn_model *m, struct nn_node *n, struct pxs_err *e
     return PXS_OK;
 }
 
-static int is_pointwise(const struct conv_p *p) {
-    return p->KH == 1 && p->KW == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 && p->pb == 0 &&
-           p->pr == 0;
+static double flops_conv(const struct nn_node *n, const struct nn_tensor *in, const struct nn_tensor *out) {
+    (void)n;
+    if (in[1].shape.ndim != 4) return 0;
+    double k = (double)in[1].shape.d[1] * (double)in[1].shape.d[2] * (double)in[1].shape.d[3];
+    return 2.0 * k * (double)out[0].numel;
+}
+
+/* Implicit im2col: B of the convolution GEMM has rows p = (c, kh, kw) and
+ * columns j = (oh, ow); element (p, j) is input pixel (c, oh*sh - pt +
+ * kh*dh, ow*sw - pl + kw*dw), or 0 in the padding. The GEMM driver asks for
+ * one kc x nc block at a time, packed into nr-wide panels; nothing the size
+ * of the whole im2col matrix is ever built. A panel's columns are cut into
+ * runs along output rows once, then each B row is filled run by run (a
+ * memcpy with zeroed edges at stride 1). */
+struct conv_pack {
+    const float *x;     /* input of batch item 0, group 0 */
+    const struct conv_p *p;
+    size_t item_floats; /* C * H * W */
+    size_t group_floats; /* C/G * H * W */
+};
+
+static void conv_pack_b(const void *vctx, size_t bi, size_t k0, size_t kc, size_t j0, size_t nc, size_t nr,
+                        float *out) {
+    const struct conv_pack *cx = vctx;
+    const struct conv_p *p = cx->p;
+    size_t G = (size_t)p->G;
+    const float *x = cx->x + (bi / G) * cx->item_floats + (bi % G) * cx->group_floats;
+    int64_t H = p->H, W = p->W, OW = p->OW, KK = p->KH * p->KW, HW = H * W;
+    int64_t seg_ih[NN_GEMM_MAX_NR], seg_iw[NN_GEMM_MAX_NR], seg_len[NN_GEMM_MAX_NR];
+    for (size_t jp = 0; jp < nc; jp += nr) {
+        float *dst = out + (jp / nr) * kc * nr;
+        size_t w = nc - jp < nr ? nc - jp : nr;
+        int ns = 0;
+        for (size_t j = j0 + jp, end = j0 + jp + w; j < end; ns++) {
+            int64_t oh = (int64_t)j / OW, ow = (int64_t)j % OW;
+            int64_t len = OW - ow < (int64_t)(end - j) ? OW - ow : (int64_t)(end - j);
+            seg_ih[ns] = oh * p->sh - p->pt;
+            seg_iw[ns] = ow * p->sw - p->pl;
+            seg_len[ns] = len;
+            j += (size_t)len;
+        }
+        for (size_t q = 0; q < kc; q++) {
+            int64_t pk = (int64_t)(k0 + q), c = pk / KK, r = pk % KK, kh = r / p->KW, kw = r % p->KW;
+            const float *xc = x + c * HW;
+            float *d = dst + q * nr;
+            for (int s = 0; s < ns; s++) {
+                int64_t ih = seg_ih[s] + kh * p->dh, iw = seg_iw[s] + kw * p->dw, len = seg_len[s];
+                if (ih < 0 || ih >= H) {
+                    memset(d, 0, (size_t)len * sizeof(float));
+                } else if (p->sw == 1) {
+                    const float *src = xc + ih * W;
+                    int64_t a = iw < 0 ? -iw : 0, b = W - iw < len ? W - iw : len;
+                    if (b < a) b = a;
+                    if (a > len) a = b = len;
+                    if (a) memset(d, 0, (size_t)a * sizeof(float));
+                    if (b > a) memcpy(d + a, src + iw + a, (size_t)(b - a) * sizeof(float));
+                    if (len > b) memset(d + b, 0, (size_t)(len - b) * sizeof(float));
+                } else {
+                    /* t in [a, b) reads inside the row: iw + t*sw in [0, W) */
+                    const float *src = xc + ih * W;
+                    int64_t sw = p->sw, a = iw < 0 ? (-iw + sw - 1) / sw : 0;
+                    int64_t b = iw >= W ? 0 : (W - iw + sw - 1) / sw;
+                    if (b > len) b = len;
+                    if (a > b) a = b;
+                    for (int64_t t = 0; t < a; t++) d[t] = 0.f;
+                    for (int64_t t = a; t < b; t++) d[t] = src[iw + t * sw];
+                    for (int64_t t = b; t < len; t++) d[t] = 0.f;
+                }
+                d += len;
+            }
+            if (w < nr) memset(d, 0, (nr - w) * sizeof(float));
+        }
+    }
+}
+
+/* ---- direct stride-1 convolution -------------------------------------------
+ * With the input zero-padded into a Hp x Wp plane per channel (plus slack),
+ * B row p = (c, kh, kw) of the GEMM, taken over "padded" output columns
+ * j' = oh * Wp + ow, is the padded input read from offset c*Hp*Wp +
+ * kh*dh*Wp + kw*dw + j': a shifted view. The micro-kernel reads those views
+ * in place through a row-offset table, so B is never copied. Columns with
+ * ow >= OW are computed and dropped when the result is copied out (Wp - OW
+ * of every Wp). Workspace: the padded input (one batch item), the offset
+ * table, and the padded output of one item. */
+/* Bytes of B (read in place) one N block may span for the K-inner GEMM
+ * order: about half the L2 of current x86 cores. */
+#define L2_BUDGET ((size_t)1 << 20)
+
+enum { CONV_PACKED = 0, CONV_POINTWISE = 1, CONV_DIRECT = 2 };
+
+struct direct_geom {
+    size_t Hp, Wp, plane, xpad_floats, off_words, ypad_floats;
+};
+
+static void direct_geom(const struct conv_p *p, struct direct_geom *g) {
+    g->Hp = (size_t)(p->H + p->pt + p->pb);
+    g->Wp = (size_t)(p->W + p->pl + p->pr);
+    g->plane = g->Hp * g->Wp;
+    /* reads reach the last plane's end plus (KW-1)*dw + NR columns */
+    g->xpad_floats = ((size_t)(p->C / p->G) * (size_t)p->G * g->plane + g->Wp + 2 * NN_GEMM_MAX_NR + 15) / 16 * 16;
+    g->off_words = ((size_t)(p->C / p->G) * (size_t)(p->KH * p->KW) + 15) / 16 * 16;
+    g->ypad_floats = (size_t)p->M * (size_t)p->OH * g->Wp;
+}
+
+static int conv_mode(const struct conv_p *p) {
+    if (p->sh != 1 || p->sw != 1) return CONV_PACKED;
+    if (p->KH == 1 && p->KW == 1 && !p->pt && !p->pl && !p->pb && !p->pr) return CONV_POINTWISE;
+    struct direct_geom g;
+    direct_geom(p, &g);
+    /* offsets are 32-bit; tiny outputs waste more on the dropped columns */
+    if (g.xpad_floats >= ((size_t)1 << 31) || p->OW < 4) return CONV_PACKED;
+    return CONV_DIRECT;
+}
+
+struct direct_ctx {
+    const struct conv_p *p;
+    const struct direct_geom *g;
+    const float *x;     /* one item */
+    float *xpad;
+    const float *ypad;
+    float *y;           /* one item */
+    const float *res;   /* one item, or NULL */
+    float lo, hi;
+};
+
+static void pad_task(void *vctx, size_t c, int tid) {
+    (void)tid;
+    const struct direct_ctx *d = vctx;
+    const struct conv_p *p = d->p;
+    size_t Wp = d->g->Wp, W = (size_t)p->W;
+    const float *src = d->x + c * (size_t)(p->H * p->W);
+    float *dst = d->xpad + c * d->g->plane;
+    memset(dst, 0, (size_t)p->pt * Wp * sizeof(float));
+    for (int64_t h = 0; h < p->H; h++) {
+        float *row = dst + ((size_t)(h + p->pt)) * Wp;
+        memset(row, 0, (size_t)p->pl * sizeof(float));
+        memcpy(row + p->pl, src + (size_t)h * W, W * sizeof(float));
+        memset(row + p->pl + W, 0, (size_t)p->pr * sizeof(float));
+    }
+    memset(dst + (size_t)(p->H + p->pt) * Wp, 0, (size_t)p->pb * Wp * sizeof(float));
+}
+
+/* Copy one output channel out of the padded result, adding the residual and
+ * clamping. */
+static void unpad_task(void *vctx, size_t m, int tid) {
+    (void)tid;
+    const struct direct_ctx *d = vctx;
+    const struct conv_p *p = d->p;
+    size_t OW = (size_t)p->OW, OHW = (size_t)(p->OH * p->OW);
+    const float *src = d->ypad + m * (size_t)p->OH * d->g->Wp;
+    float *dst = d->y + m * OHW;
+    const float *r = d->res ? d->res + m * OHW : NULL;
+    for (int64_t oh = 0; oh < p->OH; oh++, src += d->g->Wp, dst += OW) {
+        if (!r) {
+            memcpy(dst, src, OW * sizeof(float));
+            continue;
+        }
+        for (size_t ow = 0; ow < OW; ow++) {
+            float v = src[ow] + r[ow];
+            v = v < d->lo ? d->lo : v;
+            dst[ow] = v > d->hi ? d->hi : v;
+        }
+        r += OW;
+    }
+}
+
+static void conv_direct(struct nn_exec *ex, const struct conv_p *p, const struct conv_prep *cp, const float *x,
+                        float *y, const float *res, float lo, float hi) {
+    struct direct_geom g;
+    direct_geom(p, &g);
+    float *xpad = ex->ws, *ypad = xpad + g.xpad_floats;
+    uint32_t *off = (uint32_t *)(ypad + g.ypad_floats);
+    size_t Cg = (size_t)(p->C / p->G), Mg = (size_t)(p->M / p->G), KK = (size_t)(p->KH * p->KW);
+    size_t K = Cg * KK, Np = (size_t)p->OH * g.Wp;
+    for (size_t k = 0; k < K; k++) {
+        size_t c = k / KK, r = k % KK, kh = r / (size_t)p->KW, kw = r % (size_t)p->KW;
+        off[k] = (uint32_t)(c * g.plane + kh * (size_t)p->dh * g.Wp + kw * (size_t)p->dw);
+    }
+    size_t slack0 = (size_t)(p->C) * g.plane;
+    memset(xpad + slack0, 0, (g.xpad_floats - slack0) * sizeof(float));
+    size_t item_in = (size_t)(p->C * p->H * p->W), item_out = (size_t)p->M * (size_t)(p->OH * p->OW);
+    for (int64_t b = 0; b < p->N; b++) {
+        struct direct_ctx d = {p, &g, x + (size_t)b * item_in, xpad, ypad, y + (size_t)b * item_out,
+                               res ? res + (size_t)b * item_out : NULL, lo, hi};
+        nn_pool_run(ex->pool, (size_t)p->C, pad_task, &d);
+        /* with a residual, the clamp waits for the copy-out */
+        struct nn_gemm_call c = {
+            .k = cp->k, .M = Mg, .N = Np, .K = K, .ap = cp->wp, .b = xpad, .boff = off, .c = ypad, .ldc = Np,
+            .bias = cp->bias, .lo = res ? -INFINITY : lo, .hi = res ? INFINITY : hi,
+            .batch = (size_t)p->G, .a_mod = (size_t)p->G, .a_stride = cp->wp_group, .bias_stride = Mg,
+            .b_stride = Cg * g.plane, .c_stride = Mg * Np,
+            .k_inner = Cg * ((Np < NN_GEMM_NC ? Np : NN_GEMM_NC) + (size_t)(p->KH * p->dh + 1) * g.Wp) *
+                           sizeof(float) <= L2_BUDGET,
+        };
+        nn_gemm_run(ex->pool, ex->packb, &c);
+        nn_pool_run(ex->pool, (size_t)p->M, unpad_task, &d);
+    }
 }
 
 static size_t ws_conv(const struct pxs_nn_model *m, const struct nn_node *n, const struct nn_tensor *in,
@@ -223,59 +425,10 @@ static size_t ws_conv(const struct pxs_nn_model *m, const struct nn_node *n, con
     (void)out;
     struct conv_p p;
     if (conv_params(n, in, &p, NULL) != 0) return 0;
-    if (p.G == p.C && p.M == p.G) return 0;
-    if (is_pointwise(&p)) return 0;
-    return (size_t)(p.C / p.G) * (size_t)(p.KH * p.KW) * (size_t)(p.OH * p.OW) * sizeof(float);
-}
-
-static double flops_conv(const struct nn_node *n, const struct nn_tensor *in, const struct nn_tensor *out) {
-    (void)n;
-    if (in[1].shape.ndim != 4) return 0;
-    double k = (double)in[1].shape.d[1] * (double)in[1].shape.d[2] * (double)in[1].shape.d[3];
-    return 2.0 * k * (double)out[0].numel;
-}
-
-/* im2col of one input channel c: rows (c, kh, kw) of col, each OH*OW long. */
-static void im2col_channel(const float *x, int64_t c, int64_t H, int64_t W, const struct conv_p *p, float *col) {
-    size_t N = (size_t)(p->OH * p->OW);
-    for (int64_t kh = 0; kh < p->KH; kh++)
-        for (int64_t kw = 0; kw < p->KW; kw++) {
-            float *dst = col + ((size_t)((c * p->KH + kh) * p->KW + kw)) * N;
-            const float *src = x + (size_t)c * (size_t)(H * W);
-            for (int64_t oh = 0; oh < p->OH; oh++) {
-                int64_t ih = oh * p->sh - p->pt + kh * p->dh;
-                float *d = dst + (size_t)(oh * p->OW);
-                if (ih < 0 || ih >= H) {
-                    memset(d, 0, (size_t)p->OW * sizeof(float));
-                    continue;
-                }
-                const float *s = src + (size_t)(ih * W);
-                int64_t off = kw * p->dw - p->pl;
-                if (p->sw == 1) {
-                    for (int64_t ow = 0; ow < p->OW; ow++) {
-                        int64_t iw = ow + off;
-                        d[ow] = (iw >= 0 && iw < W) ? s[iw] : 0.f;
-                    }
-                } else {
-                    for (int64_t ow = 0; ow < p->OW; ow++) {
-                        int64_t iw = ow * p->sw + off;
-                        d[ow] = (iw >= 0 && iw < W) ? s[iw] : 0.f;
-                    }
-                }
-            }
-        }
-}
-
-struct im2col_ctx {
-    const float *x;
-    const struct conv_p *p;
-    float *col;
-};
-
-static void im2col_task(void *vctx, size_t t, int tid) {
-    (void)tid;
-    const struct im2col_ctx *c = vctx;
-    im2col_channel(c->x, (int64_t)t, c->p->H, c->p->W, c->p, c->col);
+    if ((p.G == p.C && p.M == p.G) || conv_mode(&p) != CONV_DIRECT) return 0;
+    struct direct_geom g;
+    direct_geom(&p, &g);
+    return (g.xpad_floats + g.ypad_floats + g.off_words) * sizeof(float);
 }
 
 struct dw_ctx {
@@ -328,32 +481,31 @@ static int exec_conv(struct nn_exec *ex, const struct nn_node *n, const struct n
     size_t Cg = (size_t)(p.C / p.G), Mg = (size_t)(p.M / p.G), HW = (size_t)(p.H * p.W);
     size_t N = (size_t)(p.OH * p.OW), K = Cg * (size_t)(p.KH * p.KW);
     struct nn_gemm_call c = {
-        .k = cp->k, .M = Mg, .N = N, .K = K, .ap = cp->wp, .b = x, .b_rs = HW, .b_cs = 1,
-        .c = y, .ldc = N, .bias = cp->bias, .lo = lo, .hi = hi,
-        .a_mod = (size_t)p.G, .a_stride = cp->wp_group, .bias_stride = Mg,
+        .k = cp->k, .M = Mg, .N = N, .K = K, .ap = cp->wp, .c = y, .ldc = N, .bias = cp->bias,
+        .res = n->res_fused ? in[3].data : NULL, .lo = lo, .hi = hi,
+        .batch = (size_t)(p.N * p.G), .a_mod = (size_t)p.G, .a_stride = cp->wp_group, .bias_stride = Mg,
+        .c_stride = Mg * N,
     };
-    if (is_pointwise(&p)) {
-        /* one dispatch for every (batch item, group) product */
-        c.batch = (size_t)(p.N * p.G);
+    switch (conv_mode(&p)) {
+    case CONV_POINTWISE: /* B is the input itself */
+        c.b = x;
+        c.b_rs = HW;
+        c.b_cs = 1;
         c.b_stride = Cg * HW;
-        c.c_stride = Mg * N;
+        c.k_inner = K * (N < NN_GEMM_NC ? N : NN_GEMM_NC) * sizeof(float) <= L2_BUDGET;
+        nn_gemm_run(ex->pool, ex->packb, &c);
+        return PXS_OK;
+    case CONV_DIRECT:
+        conv_direct(ex, &p, cp, x, y, c.res, lo, hi);
+        return PXS_OK;
+    default: { /* implicit im2col, packed block by block */
+        struct conv_pack pk = {x, &p, (size_t)p.C * HW, Cg * HW};
+        c.pack = conv_pack_b;
+        c.pack_ctx = &pk;
         nn_gemm_run(ex->pool, ex->packb, &c);
         return PXS_OK;
     }
-    for (int64_t b = 0; b < p.N; b++)
-        for (int64_t g = 0; g < p.G; g++) {
-            float *col = ex->ws;
-            struct im2col_ctx ic = {x + ((size_t)b * (size_t)p.C + (size_t)g * Cg) * HW, &p, col};
-            nn_pool_run(ex->pool, Cg, im2col_task, &ic);
-            c.ap = cp->wp + (size_t)g * cp->wp_group;
-            c.bias = cp->bias + (size_t)g * Mg;
-            c.a_mod = 0;
-            c.b = col;
-            c.b_rs = N;
-            c.c = y + ((size_t)b * (size_t)p.M + (size_t)g * Mg) * N;
-            nn_gemm_run(ex->pool, ex->packb, &c);
-        }
-    return PXS_OK;
+    }
 }
 
 /* ---- Gemm -------------------------------------------------------------------- */
@@ -407,6 +559,26 @@ static double flops_gemm(const struct nn_node *n, const struct nn_tensor *in, co
     return 2.0 * K * (double)out[0].numel;
 }
 
+/* Gemm with constant transposed weights (a classifier head): the weights
+ * are transposed once at load, so each run reads B row by row in place
+ * instead of packing the whole matrix again. */
+static void gemm_prep_free(void *v) { pxs_free(v); }
+
+int nn_gemm_prepare(struct pxs_nn_model *m, struct nn_node *n, struct pxs_err *err) {
+    if (n->n_in < 2 || n->in[1] < 0 || !nn_attr_int(n, "transB", 0)) return PXS_OK;
+    const struct nn_value *wv = &m->values[n->in[1]];
+    if (!wv->data || wv->dtype != NN_DT_F32 || wv->shape.ndim != 2) return PXS_OK;
+    size_t N = (size_t)wv->shape.d[0], K = (size_t)wv->shape.d[1];
+    float *t = pxs_aligned_alloc(64, N * K * sizeof(float) + 64);
+    if (!t) return pxs_errf(err, PXS_ENOMEM, "nn: out of memory");
+    const float *w = wv->data;
+    for (size_t j = 0; j < N; j++)
+        for (size_t p = 0; p < K; p++) t[p * N + j] = w[j * K + p];
+    n->prep = t;
+    n->prep_free = gemm_prep_free;
+    return PXS_OK;
+}
+
 static int exec_gemm(struct nn_exec *ex, const struct nn_node *n, const struct nn_tensor *in,
                      struct nn_tensor *out) {
     int ta = (int)nn_attr_int(n, "transA", 0), tb = (int)nn_attr_int(n, "transB", 0);
@@ -421,6 +593,11 @@ static int exec_gemm(struct nn_exec *ex, const struct nn_node *n, const struct n
         .k = k, .M = M, .N = N, .K = K, .ap = ap, .b = B, .b_rs = tb ? 1 : N, .b_cs = tb ? K : 1,
         .c = Y, .ldc = N, .bias = NULL, .lo = -INFINITY, .hi = INFINITY,
     };
+    if (n->prep && tb) { /* weights transposed at load */
+        c.b = n->prep;
+        c.b_rs = N;
+        c.b_cs = 1;
+    }
     nn_gemm_run(ex->pool, ex->packb, &c);
     int has_c = n->n_in == 3 && in[2].dtype && beta != 0.f;
     if (alpha != 1.f || has_c) {

@@ -22,12 +22,12 @@
 #define GEN_MR 4
 #define GEN_NR 16
 
-void nn_ukr_generic(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
-                    int flags, const float *bias, float lo, float hi) {
+void nn_ukr_generic(size_t kc, const float *a, const float *b, size_t ldb, const uint32_t *boff, float *c,
+                    size_t ldc, int m, int n, int flags, const float *bias, const float *r, float lo, float hi) {
     float acc[GEN_MR][GEN_NR];
     memset(acc, 0, sizeof acc);
     for (size_t p = 0; p < kc; p++) {
-        const float *ap = a + p * GEN_MR, *bp = b + p * ldb;
+        const float *ap = a + p * GEN_MR, *bp = boff ? b + boff[p] : b + p * ldb;
         for (int i = 0; i < GEN_MR; i++) {
             float av = ap[i];
             for (int j = 0; j < GEN_NR; j++) acc[i][j] += av * bp[j];
@@ -39,6 +39,7 @@ void nn_ukr_generic(size_t kc, const float *a, const float *b, size_t ldb, float
         for (int j = 0; j < n; j++) {
             float v = acc[i][j] + ((flags & NN_UKR_FIRST) ? base : cr[j]);
             if (flags & NN_UKR_LAST) {
+                if (r) v += r[(size_t)i * ldc + j];
                 v = v < lo ? lo : v;
                 v = v > hi ? hi : v;
             }
@@ -120,51 +121,91 @@ struct gemm_ctx {
     size_t n_nblk, n_mchunk, panels_per_chunk, n_panels;
 };
 
+/* One micro-kernel call: A panel q, K block at k0, B tile at column jj of
+ * the N block. */
+struct tile_src {
+    const struct nn_gemm_call *c;
+    const float *A, *B, *bias;
+    float *C;
+    const float *R;
+    const float *bp;     /* packed B (ragged panel, or all panels) */
+    size_t j0, nc, nfull;
+    int k_inner;
+};
+
+static inline void run_tile(const struct tile_src *t, size_t q, size_t k0, size_t jj) {
+    const struct nn_gemm_call *c = t->c;
+    const struct nn_gemm_kernel *k = c->k;
+    size_t mr = (size_t)k->mr, nr = (size_t)k->nr;
+    size_t kc = c->K - k0 < NN_GEMM_KC ? c->K - k0 : NN_GEMM_KC;
+    int flags = (k0 == 0 ? NN_UKR_FIRST : 0) | (k0 + kc == c->K ? NN_UKR_LAST : 0);
+    size_t i0 = q * mr;
+    int m = (int)(c->M - i0 < mr ? c->M - i0 : mr);
+    int n = (int)(t->nc - jj < nr ? t->nc - jj : nr);
+    const float *bpan;
+    size_t ldb;
+    if (jj < t->nfull) {
+        bpan = c->boff ? t->B + t->j0 + jj : t->B + k0 * c->b_rs + t->j0 + jj;
+        ldb = c->b_rs;
+    } else if (t->k_inner) {
+        bpan = t->bp + k0 * nr; /* one panel, all of K */
+        ldb = nr;
+    } else {
+        bpan = t->bp + ((jj - t->nfull) / nr) * kc * nr;
+        ldb = nr;
+    }
+    size_t co = i0 * c->ldc + t->j0 + jj;
+    k->ukr(kc, t->A + q * mr * c->K + k0 * mr, bpan, ldb, jj < t->nfull && c->boff ? c->boff + k0 : NULL, t->C + co,
+           c->ldc, m, n, flags, t->bias ? t->bias + i0 : NULL, t->R ? t->R + co : NULL, c->lo, c->hi);
+}
+
 static void gemm_task(void *vctx, size_t t, int tid) {
     const struct gemm_ctx *g = vctx;
     const struct nn_gemm_call *c = g->c;
     const struct nn_gemm_kernel *k = c->k;
-    size_t mr = (size_t)k->mr, nr = (size_t)k->nr;
+    size_t nr = (size_t)k->nr;
     size_t per_call = g->n_nblk * g->n_mchunk;
     size_t bi = t / per_call;
     t %= per_call;
     size_t ai = c->a_mod ? bi % c->a_mod : 0;
-    const float *A = c->ap + ai * c->a_stride, *B = c->b + bi * c->b_stride;
+    const float *A = c->ap + ai * c->a_stride, *B = c->b ? c->b + bi * c->b_stride : NULL;
     const float *bias0 = c->bias ? c->bias + ai * c->bias_stride : NULL;
     float *C = c->c + bi * c->c_stride;
+    const float *R = c->res ? c->res + bi * c->c_stride : NULL;
     size_t nb = t % g->n_nblk, mch = t / g->n_nblk;
     size_t j0 = nb * NN_GEMM_NC, nc = c->N - j0 < NN_GEMM_NC ? c->N - j0 : NN_GEMM_NC;
     size_t q0 = mch * g->panels_per_chunk, q1 = q0 + g->panels_per_chunk;
     if (q1 > g->n_panels) q1 = g->n_panels;
     /* Row-contiguous B is read in place for full NR-wide panels (no copy);
      * only a ragged last panel is packed. */
-    int direct = c->b_cs == 1;
-    size_t nfull = direct ? nc / nr * nr : 0;
+    int direct = (c->b_cs == 1 || c->boff) && !c->pack;
+    /* boff mode: the caller guarantees nr columns of slack past every row,
+     * so even the ragged last panel is read in place */
+    size_t nfull = !direct ? 0 : c->boff ? nc : nc / nr * nr;
     float *bp = g->packb[tid];
-    for (size_t k0 = 0; k0 < c->K; k0 += NN_GEMM_KC) {
-        size_t kc = c->K - k0 < NN_GEMM_KC ? c->K - k0 : NN_GEMM_KC;
-        int flags = (k0 == 0 ? NN_UKR_FIRST : 0) | (k0 + kc == c->K ? NN_UKR_LAST : 0);
-        const float *bsrc = B + k0 * c->b_rs + j0 * c->b_cs;
-        if (nfull < nc) pack_b(nr, kc, nc - nfull, bsrc + nfull * c->b_cs, c->b_rs, c->b_cs, bp);
-        for (size_t q = q0; q < q1; q++) {
-            const float *ap = A + q * mr * c->K + k0 * mr;
-            size_t i0 = q * mr;
-            int m = (int)(c->M - i0 < mr ? c->M - i0 : mr);
-            const float *bias = bias0 ? bias0 + i0 : NULL;
-            for (size_t jj = 0; jj < nc; jj += nr) {
-                int n = (int)(nc - jj < nr ? nc - jj : nr);
-                const float *bpan;
-                size_t ldb;
-                if (jj < nfull) {
-                    bpan = bsrc + jj;
-                    ldb = c->b_rs;
-                } else {
-                    bpan = bp + ((jj - nfull) / nr) * kc * nr;
-                    ldb = nr;
-                }
-                k->ukr(kc, ap, bpan, ldb, C + i0 * c->ldc + j0 + jj, c->ldc, m, n, flags, bias, c->lo, c->hi);
-            }
-        }
+    /* k_inner: B (read in place) stays in L2 for the whole N block, so each
+     * A panel is streamed once, front to back, over all of K: the better
+     * order when A (the weights) is the big operand. The ragged panel is
+     * then packed over all of K at once (it fits the buffer, see run). */
+    int k_inner = direct && c->k_inner && (nfull == nc || c->K * nr <= NN_GEMM_KC * NN_GEMM_NC);
+    if (k_inner && nfull < nc) pack_b(nr, c->K, nc - nfull, B + j0 + nfull * c->b_cs, c->b_rs, c->b_cs, bp);
+    size_t nk = (c->K + NN_GEMM_KC - 1) / NN_GEMM_KC;
+    struct tile_src ts = {c, A, B, bias0, C, R, bp, j0, nc, nfull, k_inner};
+    if (k_inner) {
+        for (size_t q = q0; q < q1; q++)
+            for (size_t kb = 0; kb < nk; kb++)
+                for (size_t jj = 0; jj < nc; jj += nr) run_tile(&ts, q, kb * NN_GEMM_KC, jj);
+        return;
+    }
+    for (size_t kb = 0; kb < nk; kb++) {
+        size_t k0 = kb * NN_GEMM_KC, kc = c->K - k0 < NN_GEMM_KC ? c->K - k0 : NN_GEMM_KC;
+        if (c->pack)
+            c->pack(c->pack_ctx, bi, k0, kc, j0, nc, nr, bp);
+        else if (nfull < nc)
+            pack_b(nr, kc, nc - nfull, B + k0 * c->b_rs + (j0 + nfull) * c->b_cs, c->b_rs, c->b_cs, bp);
+        /* each A panel stays in L1 for the row of B tiles */
+        for (size_t q = q0; q < q1; q++)
+            for (size_t jj = 0; jj < nc; jj += nr) run_tile(&ts, q, k0, jj);
     }
 }
 
@@ -177,6 +218,7 @@ void nn_gemm_run(struct nn_pool *pool, float **packb, const struct nn_gemm_call 
             for (size_t i = 0; i < c->M; i++)
                 for (size_t j = 0; j < c->N; j++) {
                     float v = c->bias ? c->bias[ai * c->bias_stride + i] : 0.f;
+                    if (c->res) v += c->res[b * c->c_stride + i * c->ldc + j];
                     v = v < c->lo ? c->lo : v;
                     c->c[b * c->c_stride + i * c->ldc + j] = v > c->hi ? c->hi : v;
                 }

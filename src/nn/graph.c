@@ -10,9 +10,11 @@
  *   4. fusion: BatchNormalization following a Conv is folded into the Conv
  *      weights and bias; a following Relu or constant Clip becomes the clamp
  *      of the Conv (or of an Add/Sub/Mul/Div). Only when the intermediate
- *      value has no other consumer;
+ *      value has no other consumer; an Add of a Conv's output and another
+ *      run-time value of the same shape becomes the Conv's residual input
+ *      (added in the GEMM epilogue, before a Relu that follows the Add);
  *   5. liveness from the graph outputs; dead nodes are dropped;
- *   6. Conv weight packing (conv.c).
+ *   6. Conv weight packing, Gemm weight transposition (conv.c).
  *
  * Planning (per batch size, cached): shapes are inferred for the batch; nodes
  * whose inputs are known at plan time (constants, or shapes for Shape) are
@@ -323,6 +325,52 @@ static void fuse_act(struct pxs_nn_model *m, int ci) {
     rewire_output(m, ci, ai);
 }
 
+/* Add(conv_out, other) where conv_out's only use is this Add: the Conv
+ * takes `other` as a fourth input and produces the sum. The Conv chosen is
+ * the later one (in topological order) of the Add's Conv inputs, and
+ * `other` must be produced before it, so the order stays valid. Not for
+ * depthwise convs or convs that already clamp. The shapes are checked when
+ * planning (conv.c): a broadcasting Add would fail there, so both inputs
+ * must be run-time values (the broadcasting adds in CNNs add constants). */
+static int fuse_residual(struct pxs_nn_model *m, const int *pos, int ai, struct pxs_err *err) {
+    struct nn_node *a = &m->nodes[ai];
+    if (a->dead || a->act || strcmp(a->op_type, "Add") || a->n_in != 2 || a->n_out < 1 || a->out[0] < 0) return PXS_OK;
+    int best = -1, best_k = -1;
+    for (int k = 0; k < 2; k++) {
+        int v = a->in[k], vo = a->in[1 - k];
+        if (v < 0 || vo < 0 || v == vo || m->values[v].data || m->values[vo].data) return PXS_OK;
+        int ci = m->values[v].producer;
+        if (ci < 0 || sole_consumer(m, v) != ai) continue;
+        const struct nn_node *c = &m->nodes[ci];
+        if (c->dead || strcmp(c->op_type, "Conv") || c->act || c->res_fused || c->n_in < 2 || c->n_in > 3 ||
+            c->in[1] < 0 || c->out[0] != v)
+            continue;
+        const struct nn_value *w = &m->values[c->in[1]];
+        if (!w->data || w->shape.ndim != 4 || (w->shape.d[1] == 1 && nn_attr_int(c, "group", 1) == w->shape.d[0]))
+            continue; /* depthwise */
+        int po = m->values[vo].producer;
+        if (po >= 0 && pos[po] >= pos[ci]) continue;
+        if (best < 0 || pos[ci] > pos[best]) {
+            best = ci;
+            best_k = k;
+        }
+    }
+    if (best < 0) return PXS_OK;
+    struct nn_node *c = &m->nodes[best];
+    int *in = pxs_realloc(c->in, 4 * sizeof(int));
+    if (!in) return pxs_errf(err, PXS_ENOMEM, "nn: out of memory");
+    c->in = in;
+    if (c->n_in < 3) in[2] = -1;
+    int other = a->in[1 - best_k];
+    in[3] = other;
+    c->n_in = 4;
+    c->res_fused = 1;
+    rewire_output(m, best, ai);
+    m->values[other].n_consumers++; /* the Conv now uses it instead of the Add */
+    fuse_act(m, best);
+    return PXS_OK;
+}
+
 int nn_graph_build(struct pxs_nn_model *m, struct pxs_err *err) {
     int rc;
     m->max_io = 1;
@@ -336,6 +384,7 @@ int nn_graph_build(struct pxs_nn_model *m, struct pxs_err *err) {
         if (n->n_out > m->max_io) m->max_io = n->n_out;
     }
     m->max_io += 1;
+    if (m->max_io < 5) m->max_io = 5; /* Conv: x, w, bias, residual (fusion) */
     m->tin = pxs_calloc((size_t)m->max_io, sizeof *m->tin);
     m->tout = pxs_calloc((size_t)m->max_io, sizeof *m->tout);
     if (!m->tin || !m->tout) return pxs_errf(err, PXS_ENOMEM, "nn: out of memory");
@@ -352,6 +401,17 @@ int nn_graph_build(struct pxs_nn_model *m, struct pxs_err *err) {
         rc = fuse_bn(m, ci, err);
         if (rc) goto out;
         fuse_act(m, ci);
+    }
+    {
+        int *pos = pxs_calloc((size_t)m->n_nodes + 1, sizeof(int));
+        if (!pos) {
+            rc = pxs_errf(err, PXS_ENOMEM, "nn: out of memory");
+            goto out;
+        }
+        for (int oi = 0; oi < m->n_nodes; oi++) pos[order[oi]] = oi;
+        for (int oi = 0; oi < m->n_nodes && !rc; oi++) rc = fuse_residual(m, pos, order[oi], err);
+        pxs_free(pos);
+        if (rc) goto out;
     }
     for (int oi = 0; oi < m->n_nodes; oi++) {
         struct nn_node *n = &m->nodes[order[oi]];
@@ -390,6 +450,9 @@ int nn_graph_build(struct pxs_nn_model *m, struct pxs_err *err) {
         order[m->n_order++] = order[oi];
         if (!strcmp(n->op_type, "Conv")) {
             rc = nn_conv_prepare(m, n, err);
+            if (rc) goto out;
+        } else if (!strcmp(n->op_type, "Gemm")) {
+            rc = nn_gemm_prepare(m, n, err);
             if (rc) goto out;
         }
     }

@@ -115,6 +115,9 @@ struct nn_node {
     /* fused activation (Conv): clamp to [lo, hi] */
     int act;
     float act_lo, act_hi;
+    /* Conv only: a residual Add folded in at load; in[3] is added before
+     * the activation */
+    int res_fused;
     void *prep;              /* op-prepared data (packed weights), owned */
     void (*prep_free)(void *);
 };
@@ -252,6 +255,7 @@ struct nn_op {
 
 const struct nn_op *nn_op_find(const char *name);
 int nn_conv_prepare(struct pxs_nn_model *m, struct nn_node *n, struct pxs_err *err);
+int nn_gemm_prepare(struct pxs_nn_model *m, struct nn_node *n, struct pxs_err *err);
 
 /* ---- GEMM ---------------------------------------------------------------- */
 
@@ -262,11 +266,14 @@ int nn_conv_prepare(struct pxs_nn_model *m, struct nn_node *n, struct pxs_err *e
 
 enum { NN_UKR_FIRST = 1, NN_UKR_LAST = 2 };
 
-/* C[m x n] (+)= A(kc x MR packed) * B(kc x NR packed); m <= MR, n <= NR valid.
+/* C[m x n] (+)= A(kc x MR packed) * B(kc x NR); m <= MR, n <= NR valid.
+ * Row p of B starts at b + p * ldb, or at b + boff[p] when boff != NULL
+ * (direct convolution: B rows are shifted views of the padded input).
  * FIRST: start from bias[row] (or 0 if bias NULL), else accumulate into C.
- * LAST: clamp the result to [lo, hi]. */
-typedef void (*nn_ukr_fn)(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m,
-                          int n, int flags, const float *bias, float lo, float hi);
+ * LAST: add the residual tile r (same layout as C, NULL = none), then clamp
+ * the result to [lo, hi]. Rows past m are neither computed nor stored. */
+typedef void (*nn_ukr_fn)(size_t kc, const float *a, const float *b, size_t ldb, const uint32_t *boff, float *c,
+              size_t ldc, int m, int n, int flags, const float *bias, const float *r, float lo, float hi);
 
 struct nn_gemm_kernel {
     const char *name;
@@ -279,12 +286,12 @@ enum { NN_ISA_GENERIC = 0, NN_ISA_AVX2 = 1, NN_ISA_AVX512 = 2 };
 const struct nn_gemm_kernel *nn_gemm_kernel_for(int isa);
 const struct nn_gemm_kernel *nn_gemm_kernel_best(void);
 
-void nn_ukr_generic(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
-                    int flags, const float *bias, float lo, float hi);
-void nn_ukr_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
-                 int flags, const float *bias, float lo, float hi);
-void nn_ukr_avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
-                   int flags, const float *bias, float lo, float hi);
+void nn_ukr_generic(size_t kc, const float *a, const float *b, size_t ldb, const uint32_t *boff, float *c,
+                    size_t ldc, int m, int n, int flags, const float *bias, const float *r, float lo, float hi);
+void nn_ukr_avx2(size_t kc, const float *a, const float *b, size_t ldb, const uint32_t *boff, float *c, size_t ldc,
+                 int m, int n, int flags, const float *bias, const float *r, float lo, float hi);
+void nn_ukr_avx512(size_t kc, const float *a, const float *b, size_t ldb, const uint32_t *boff, float *c,
+                   size_t ldc, int m, int n, int flags, const float *bias, const float *r, float lo, float hi);
 
 /* Size in floats of A packed for kernel k (M x K). */
 size_t nn_gemm_packed_a_floats(const struct nn_gemm_kernel *k, size_t M, size_t K);
@@ -298,15 +305,26 @@ struct nn_gemm_call {
     size_t M, N, K;
     const float *ap;       /* packed A */
     const float *b;        /* B element (p,j) at b[p*b_rs + j*b_cs] */
+    const uint32_t *boff;  /* or, when set, at b[boff[p] + j] (read in place) */
     size_t b_rs, b_cs;
     float *c;              /* C element (i,j) at c[i*ldc + j] */
     size_t ldc;
     const float *bias;     /* per row of C, may be NULL */
+    const float *res;      /* residual added before the clamp, laid out like C (ldc), may be NULL */
     float lo, hi;
     /* Optional batch of same-shaped products, i in [0, batch) (0 means 1):
      * A_i = ap + (i % a_mod) * a_stride, bias_i = bias + (i % a_mod) *
-     * bias_stride, B_i = b + i * b_stride, C_i = c + i * c_stride. */
+     * bias_stride, B_i = b + i * b_stride, C_i = c + i * c_stride,
+     * res_i = res + i * c_stride. */
     size_t batch, a_mod, a_stride, bias_stride, b_stride, c_stride;
+    /* Optional B producer (implicit im2col): fills the packed panels of
+     * rows [k0, k0+kc) and columns [j0, j0+nc) of B_i: panel q holds columns
+     * j0+q*nr.. as kc x nr, zero padded past nc. b/b_rs/b_cs are then unused. */
+    void (*pack)(const void *ctx, size_t i, size_t k0, size_t kc, size_t j0, size_t nc, size_t nr, float *out);
+    const void *pack_ctx;
+    /* Hint for B read in place: the B rows of one N block fit in L2, so
+     * sweep all of K per A panel (weights streamed once, in order). */
+    int k_inner;
 };
 
 /* Multi-threaded over the model's pool when pool != NULL. packb: per-thread

@@ -51,24 +51,82 @@ static int infer_pool(const struct pxs_nn_model *m, const struct nn_node *n, con
     return PXS_OK;
 }
 
-static int exec_pool(struct nn_exec *ex, const struct nn_node *n, const struct nn_tensor *in,
-                     struct nn_tensor *out) {
-    struct pool_p p;
-    int rc = pool_params(n, in, &p, ex->err);
-    if (rc) return rc;
-    int is_max = !strcmp(n->op_type, "MaxPool");
-    int incl = (int)nn_attr_int(n, "count_include_pad", 0);
-    const float *x = in[0].data;
-    float *y = out[0].data;
+#define MAXPOOL_ROW 2048 /* widest padded row the separable MaxPool handles */
+
+struct pool_run {
+    const struct pool_p *p;
+    const float *x;
+    float *y;
+    int is_max, incl;
+};
+
+/* One (item, channel) plane. Windows entirely inside the input along W
+ * (most of them) skip the per-tap bounds checks. */
+static void pool_task(void *vctx, size_t nc, int tid) {
+    (void)tid;
+    const struct pool_run *r = vctx;
+    const struct pool_p *pp = r->p;
+    const struct pool_p p = *pp;
     int64_t pt = p.pads[0], pl = p.pads[1], pb = p.pads[2], pr = p.pads[3];
-    for (int64_t nc = 0; nc < p.N * p.C; nc++) {
-        const float *xc = x + (size_t)nc * (size_t)(p.H * p.W);
-        float *yc = y + (size_t)nc * (size_t)(p.OH * p.OW);
-        for (int64_t oh = 0; oh < p.OH; oh++)
+    const float *xc = r->x + nc * (size_t)(p.H * p.W);
+    float *yc = r->y + nc * (size_t)(p.OH * p.OW);
+    int is_max = r->is_max;
+    int64_t span = (p.OW - 1) * p.sw + p.KW; /* padded columns the windows cover */
+    if (is_max && p.dh == 1 && p.dw == 1 && span <= MAXPOOL_ROW && p.W + pl <= MAXPOOL_ROW) {
+        /* separable: the max over the window's rows, column by column (a
+         * contiguous, vectorisable loop), then over each window's columns */
+        float vm[MAXPOOL_ROW];
+        int64_t width = span > p.W + pl ? span : p.W + pl;
+        for (int64_t i = 0; i < width; i++) vm[i] = -FLT_MAX;
+        for (int64_t oh = 0; oh < p.OH; oh++) {
+            int64_t h0 = oh * p.sh - pt, first = 1;
+            float *v = vm + pl;
+            for (int64_t kh = 0; kh < p.KH; kh++) {
+                int64_t ih = h0 + kh;
+                if (ih < 0 || ih >= p.H) continue;
+                const float *row = xc + ih * p.W;
+                if (first) memcpy(v, row, (size_t)p.W * sizeof(float));
+                else
+                    for (int64_t i = 0; i < p.W; i++) v[i] = row[i] > v[i] ? row[i] : v[i];
+                first = 0;
+            }
+            if (first)
+                for (int64_t i = 0; i < p.W; i++) v[i] = -FLT_MAX;
+            float *yr = yc + oh * p.OW;
             for (int64_t ow = 0; ow < p.OW; ow++) {
-                int64_t h0 = oh * p.sh - pt, w0 = ow * p.sw - pl;
-                float acc = is_max ? -FLT_MAX : 0.f;
-                int64_t cnt = 0, cnt_pad = 0;
+                const float *w = vm + ow * p.sw;
+                float acc = w[0];
+                for (int64_t kw = 1; kw < p.KW; kw++) acc = w[kw] > acc ? w[kw] : acc;
+                yr[ow] = acc;
+            }
+        }
+        return;
+    }
+    for (int64_t oh = 0; oh < p.OH; oh++) {
+        int64_t h0 = oh * p.sh - pt, rows = 0, rows_pad = 0;
+        for (int64_t kh = 0; kh < p.KH; kh++) {
+            int64_t ih = h0 + kh * p.dh;
+            rows += ih >= 0 && ih < p.H;
+            rows_pad += ih >= -pt && ih < p.H + pb;
+        }
+        for (int64_t ow = 0; ow < p.OW; ow++) {
+            int64_t w0 = ow * p.sw - pl;
+            float acc = is_max ? -FLT_MAX : 0.f;
+            int64_t cnt = 0, cnt_pad = 0;
+            if (w0 >= 0 && w0 + (p.KW - 1) * p.dw < p.W) {
+                for (int64_t kh = 0; kh < p.KH; kh++) {
+                    int64_t ih = h0 + kh * p.dh;
+                    if (ih < 0 || ih >= p.H) continue;
+                    const float *row = xc + ih * p.W + w0;
+                    for (int64_t kw = 0; kw < p.KW; kw++) {
+                        float v = row[kw * p.dw];
+                        if (is_max) acc = v > acc ? v : acc;
+                        else acc += v;
+                    }
+                }
+                cnt = rows * p.KW;
+                cnt_pad = rows_pad * p.KW;
+            } else {
                 for (int64_t kh = 0; kh < p.KH; kh++) {
                     int64_t ih = h0 + kh * p.dh;
                     int inpad_h = ih >= -pt && ih < p.H + pb;
@@ -82,13 +140,24 @@ static int exec_pool(struct nn_exec *ex, const struct nn_node *n, const struct n
                         cnt++;
                     }
                 }
-                if (!is_max) {
-                    int64_t d = incl ? cnt_pad : cnt;
-                    acc = d > 0 ? acc / (float)d : 0.f;
-                }
-                yc[oh * p.OW + ow] = acc;
             }
+            if (!is_max) {
+                int64_t d = r->incl ? cnt_pad : cnt;
+                acc = d > 0 ? acc / (float)d : 0.f;
+            }
+            yc[oh * p.OW + ow] = acc;
+        }
     }
+}
+
+static int exec_pool(struct nn_exec *ex, const struct nn_node *n, const struct nn_tensor *in,
+                     struct nn_tensor *out) {
+    struct pool_p p;
+    int rc = pool_params(n, in, &p, ex->err);
+    if (rc) return rc;
+    struct pool_run r = {&p, in[0].data, out[0].data, !strcmp(n->op_type, "MaxPool"),
+                         (int)nn_attr_int(n, "count_include_pad", 0)};
+    nn_pool_run(ex->pool, (size_t)(p.N * p.C), pool_task, &r);
     return PXS_OK;
 }
 

@@ -139,6 +139,10 @@ PXS_TEST(nn_op_conv_variants) {
         {1, 3, 10, 9, 4, 3, 2, 1, 1, 2, 1, 1, 0, 0, 0, 0, 1, "VALID"},
         {1, 300, 6, 6, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, NULL}, /* K = 2700 > KC blocks */
         {1, 2, 5, 5, 4, 7, 7, 2, 1, 1, 1, 1, 3, 3, 3, 3, 1, NULL},   /* kernel > input */
+        {2, 6, 9, 8, 10, 3, 3, 2, 1, 1, 1, 1, 2, 0, 1, 1, 1, NULL},  /* direct: groups, asym pads, batch */
+        {1, 5, 13, 15, 26, 3, 1, 1, 1, 1, 2, 1, 1, 0, 2, 0, 0, NULL}, /* direct: 3x1, dilation */
+        {1, 3, 20, 20, 16, 7, 7, 1, 2, 2, 1, 1, 3, 3, 3, 3, 1, NULL}, /* stem-like, packed */
+        {1, 8, 6, 3, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, NULL},    /* narrow output: packed */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct pxs_err err = {0};
@@ -147,6 +151,22 @@ PXS_TEST(nn_op_conv_variants) {
         CHECK_MSG(rc == PXS_OK, "case %zu: %s", i, err.msg);
         CHECK_MSG(md < 1e-4, "case %zu: max diff %g", i, md);
     }
+}
+
+/* Finish the graph in ob, load it, keep its stats and run it on x. */
+static int finish_and_run(struct ob *ob, const float *x, int batch, float *y, size_t ny, struct pxs_nn_stats *st,
+                          struct pxs_err *err) {
+    struct pbw mb;
+    ob_finish(ob, &mb);
+    pxs_nn_model *m = NULL;
+    int rc = pxs_nn_model_load_buffer(mb.d, mb.len, NULL, NULL, &m, err);
+    pbw_free(&mb);
+    if (rc) return rc;
+    pxs_nn_model_stats(m, st);
+    size_t n;
+    rc = pxs_nn_run(m, x, batch, NULL, y, ny, &n, err);
+    pxs_nn_model_free(m);
+    return rc;
 }
 
 /* Conv -> BatchNormalization -> Relu and Conv -> Clip: fused at load, same result */
@@ -180,22 +200,53 @@ PXS_TEST(nn_op_conv_bn_relu_fused) {
     ob_node(&ob, "BatchNormalization", "c,s,bb,mean,var", "n", NULL);
     ob_node(&ob, "Relu", "n", "y", NULL);
     ob_output(&ob, "y");
-    struct pbw mb;
-    ob_finish(&ob, &mb);
-    struct pxs_err err = {0};
-    pxs_nn_model *m = NULL;
-    int rc = pxs_nn_model_load_buffer(mb.d, mb.len, NULL, NULL, &m, &err);
-    pbw_free(&mb);
-    CHECK_OK(rc, &err);
     struct pxs_nn_stats st;
-    pxs_nn_model_stats(m, &st);
-    size_t n;
-    rc = pxs_nn_run(m, x, 2, NULL, y, ny, &n, &err);
-    pxs_nn_model_free(m);
-    CHECK_OK(rc, &err);
+    struct pxs_err err = {0};
+    CHECK_OK(finish_and_run(&ob, x, 2, y, ny, &st, &err), &err);
     CHECK_EQ_INT(st.n_nodes, 1); /* BN and Relu folded into the Conv */
     CHECK_EQ_INT(st.n_nodes_onnx, 3);
     CHECK(max_diff(y, r, ny) < 1e-4);
+}
+
+/* Conv -> Add(conv, other) -> Relu (a ResNet block ending): the Add and Relu
+ * become the Conv's epilogue; same result as unfused. Both a 3x3 (direct)
+ * and a 1x1 (pointwise) conv take the residual. */
+PXS_TEST(nn_op_conv_residual_fused) {
+    for (int k3 = 0; k3 < 2; k3++) {
+        int K = k3 ? 3 : 1, P = k3 ? 1 : 0;
+        struct conv_cfg c1 = {2, 4, 7, 9, 6, K, K, 1, 1, 1, 1, 1, P, P, P, P, 1, NULL};
+        struct conv_cfg c2 = {2, 4, 7, 9, 6, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, NULL};
+        size_t nx = 2 * 4 * 7 * 9, ny = 2 * 6 * 7 * 9;
+        float x[2 * 4 * 7 * 9], w1[6 * 4 * 9], b1[6], w2[6 * 4], y[2 * 6 * 7 * 9], r1[2 * 6 * 7 * 9],
+            r2[2 * 6 * 7 * 9];
+        fill(x, nx);
+        fill(w1, (size_t)(6 * 4 * K * K));
+        fill(b1, 6);
+        fill(w2, 24);
+        ref_conv(&c1, x, w1, b1, r1, 7, 9);
+        ref_conv(&c2, x, w2, NULL, r2, 7, 9);
+        for (size_t i = 0; i < ny; i++) r1[i] = fmaxf(r1[i] + r2[i], 0.f);
+        struct ob ob = {{0}, 13};
+        int64_t xd[4] = {-1, 4, 7, 9}, wd1[4] = {6, 4, K, K}, wd2[4] = {6, 4, 1, 1}, bd[1] = {6};
+        ob_input(&ob, "x", 4, xd);
+        ob_init_f32(&ob, "w1", 4, wd1, w1);
+        ob_init_f32(&ob, "b1", 1, bd, b1);
+        ob_init_f32(&ob, "w2", 4, wd2, w2);
+        struct pbw a = {0};
+        int64_t pd[4] = {P, P, P, P};
+        attr_ints(&a, "pads", 4, pd);
+        ob_node(&ob, "Conv", "x,w2", "s", NULL);
+        ob_node(&ob, "Conv", "x,w1,b1", "c", &a);
+        pbw_free(&a);
+        ob_node(&ob, "Add", k3 ? "s,c" : "c,s", "t", NULL);
+        ob_node(&ob, "Relu", "t", "y", NULL);
+        ob_output(&ob, "y");
+        struct pxs_nn_stats st;
+        struct pxs_err err = {0};
+        CHECK_OK(finish_and_run(&ob, x, 2, y, ny, &st, &err), &err);
+        CHECK_EQ_INT(st.n_nodes, 2); /* Add and Relu folded into the later Conv */
+        CHECK(max_diff(y, r1, ny) < 1e-4);
+    }
 }
 
 /* single-node graph on input x of shape xd; extra initializers via callback */
@@ -342,6 +393,7 @@ PXS_TEST(nn_op_pools) {
         /* max incl K s p ceil */
         {1, 0, 3, 2, 0, 0}, {1, 0, 3, 2, 1, 1}, {1, 0, 2, 2, 0, 1}, {0, 0, 3, 2, 1, 0},
         {0, 1, 3, 2, 1, 0}, {0, 0, 3, 2, 1, 1}, {0, 1, 3, 2, 1, 1}, {0, 1, 2, 2, 0, 1},
+        {1, 0, 3, 1, 1, 0}, {1, 0, 5, 3, 2, 1}, {1, 0, 4, 3, 0, 1},
     };
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         const int *c = cfg[i];

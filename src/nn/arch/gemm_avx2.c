@@ -2,7 +2,7 @@
  * gemm_avx2.c — AVX2+FMA GEMM micro-kernel: a 6 x 16 tile of C in 12 ymm
  * accumulators (two B vectors and one broadcast per k step, 15 of the 16
  * registers). Full tiles get the epilogue in registers; edge tiles go through
- * a scratch tile. Scalar twin: nn_ukr_generic (gemm.c).
+ * a scratch tile. A residual tile is added before the clamp. Scalar twin: nn_ukr_generic (gemm.c).
  */
 #include <immintrin.h>
 
@@ -11,13 +11,14 @@
 #define MR 6
 #define NR 16
 
-void nn_ukr_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
-                 int flags, const float *bias, float lo, float hi) {
+void nn_ukr_avx2(size_t kc, const float *a, const float *b, size_t ldb, const uint32_t *boff, float *c, size_t ldc,
+                 int m, int n, int flags, const float *bias, const float *r, float lo, float hi) {
 #define DECL(i) __m256 c##i##_0 = _mm256_setzero_ps(), c##i##_1 = _mm256_setzero_ps();
     DECL(0) DECL(1) DECL(2) DECL(3) DECL(4) DECL(5)
 #undef DECL
     for (size_t p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        const float *br = boff ? b + boff[p] : b;
+        __m256 b0 = _mm256_loadu_ps(br), b1 = _mm256_loadu_ps(br + 8);
 #define R(i)                                                \
     {                                                       \
         __m256 av = _mm256_broadcast_ss(a + (i));           \
@@ -27,7 +28,7 @@ void nn_ukr_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c
         R(0) R(1) R(2) R(3) R(4) R(5)
 #undef R
         a += MR;
-        b += ldb;
+        if (!boff) b += ldb;
     }
     if (m == MR && n == NR) {
         __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
@@ -46,6 +47,10 @@ void nn_ukr_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c
             x1 = _mm256_add_ps(x1, _mm256_loadu_ps(cr + 8));                         \
         }                                                                            \
         if (flags & NN_UKR_LAST) {                                                   \
+            if (r) {                                                                 \
+                x0 = _mm256_add_ps(x0, _mm256_loadu_ps(r + (size_t)(i) * ldc));      \
+                x1 = _mm256_add_ps(x1, _mm256_loadu_ps(r + (size_t)(i) * ldc + 8));  \
+            }                                                                        \
             x0 = _mm256_min_ps(_mm256_max_ps(x0, vlo), vhi);                         \
             x1 = _mm256_min_ps(_mm256_max_ps(x1, vlo), vhi);                         \
         }                                                                            \
@@ -68,6 +73,7 @@ void nn_ukr_avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c
         for (int j = 0; j < n; j++) {
             float v = tmp[i * NR + j] + ((flags & NN_UKR_FIRST) ? base : cr[j]);
             if (flags & NN_UKR_LAST) {
+                if (r) v += r[(size_t)i * ldc + j];
                 v = v < lo ? lo : v;
                 v = v > hi ? hi : v;
             }

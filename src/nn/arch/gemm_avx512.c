@@ -1,12 +1,13 @@
 /*
- * gemm_avx512.c — AVX-512 GEMM micro-kernel: a 12 x 32 tile of C held in 24
- * zmm accumulators; per k step two B vectors are loaded and each of the 12
- * A values is broadcast into two FMAs. A ragged tile at most 16 columns wide
- * (the 4-column tail of a 14x14 layer, a 17-column one of 7x7 has one full
- * and one short vector) runs a 12 x 16 loop with half the FMAs. The bias /
- * accumulate / clamp epilogue stays in registers for every tile: columns
- * past n are masked off, rows past m are skipped. Scalar twin:
- * nn_ukr_generic (gemm.c); tests compare them on ragged shapes.
+ * gemm_avx512.c — AVX-512 GEMM micro-kernel: up to a 12 x 32 tile of C in
+ * 24 zmm accumulators; per k step two B vectors are loaded and each A value
+ * is broadcast (from memory, folded into the FMA) into two FMAs. The tile is
+ * instantiated for 12, 8 and 4 rows and for one or two B vectors, so a
+ * ragged edge (the last rows of M = 64, the short last panel of a 7x7 or
+ * 14x14 layer) computes only what it stores. The bias / accumulate /
+ * residual / clamp epilogue stays in registers; columns past n are masked
+ * off, rows past m are skipped. Scalar twin: nn_ukr_generic (gemm.c); tests
+ * compare them on ragged shapes.
  */
 #include <immintrin.h>
 
@@ -17,64 +18,73 @@
 
 static inline __mmask16 cols(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
-void nn_ukr_avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int m, int n,
-                   int flags, const float *bias, float lo, float hi) {
-    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-    const __mmask16 k0 = cols(n), k1 = cols(n - 16);
-#define EPI(i, x, cr, km)                                                         \
-    {                                                                             \
-        if (flags & NN_UKR_FIRST) {                                               \
-            if (bias) x = _mm512_add_ps(x, _mm512_set1_ps(bias[i]));              \
-        } else {                                                                  \
-            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(km, cr));                  \
-        }                                                                         \
-        if (flags & NN_UKR_LAST) x = _mm512_min_ps(_mm512_max_ps(x, vlo), vhi);   \
-        _mm512_mask_storeu_ps(cr, km, x);                                         \
+static inline __attribute__((always_inline)) void tile(const int rows, const int two, size_t kc, const float *a,
+                                                       const float *b, size_t ldb, const uint32_t *boff, float *c,
+                                                       size_t ldc, int m, int n, int flags, const float *bias,
+                                                       const float *r, float lo, float hi) {
+    /* Rows are spelled out (not a loop) so every compiler keeps the
+     * accumulators in registers; rows >= `rows` fold away. */
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+    __m512 acc[MR][2];
+#define ZERO(i)                                         \
+    if ((i) < rows) {                                   \
+        acc[i][0] = _mm512_setzero_ps();                \
+        acc[i][1] = _mm512_setzero_ps();                \
     }
-    if (n <= 16) {
-#define DECL(i) __m512 c##i = _mm512_setzero_ps();
-        DECL(0) DECL(1) DECL(2) DECL(3) DECL(4) DECL(5) DECL(6) DECL(7) DECL(8) DECL(9) DECL(10) DECL(11)
-#undef DECL
-        for (size_t p = 0; p < kc; p++) {
-            __m512 b0 = _mm512_loadu_ps(b);
-#define R(i) c##i = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, c##i);
-            R(0) R(1) R(2) R(3) R(4) R(5) R(6) R(7) R(8) R(9) R(10) R(11)
-#undef R
-            a += MR;
-            b += ldb;
-        }
-#define ST(i)                                                                     \
-    if ((i) < m) {                                                                \
-        float *cr = c + (size_t)(i) * ldc;                                        \
-        EPI(i, c##i, cr, k0)                                                      \
-    }
-        ST(0) ST(1) ST(2) ST(3) ST(4) ST(5) ST(6) ST(7) ST(8) ST(9) ST(10) ST(11)
-#undef ST
-        return;
-    }
-#define DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
-    DECL(0) DECL(1) DECL(2) DECL(3) DECL(4) DECL(5) DECL(6) DECL(7) DECL(8) DECL(9) DECL(10) DECL(11)
-#undef DECL
+    ROWS(ZERO)
+#undef ZERO
     for (size_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#define R(i)                                                \
-    {                                                       \
-        __m512 av = _mm512_set1_ps(a[i]);                   \
-        c##i##_0 = _mm512_fmadd_ps(av, b0, c##i##_0);       \
-        c##i##_1 = _mm512_fmadd_ps(av, b1, c##i##_1);       \
+        const float *br = boff ? b + boff[p] : b;
+        __m512 b0 = _mm512_loadu_ps(br), b1 = two ? _mm512_loadu_ps(br + 16) : b0;
+#define FMA(i)                                                              \
+    if ((i) < rows) {                                                       \
+        __m512 av = _mm512_set1_ps(a[i]);                                   \
+        acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);                     \
+        if (two) acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);            \
     }
-        R(0) R(1) R(2) R(3) R(4) R(5) R(6) R(7) R(8) R(9) R(10) R(11)
-#undef R
+        ROWS(FMA)
+#undef FMA
         a += MR;
-        b += ldb;
+        if (!boff) b += ldb;
     }
-#define ST(i)                                                                     \
-    if ((i) < m) {                                                                \
-        float *cr = c + (size_t)(i) * ldc;                                        \
-        EPI(i, c##i##_0, cr, k0)                                                  \
-        EPI(i, c##i##_1, cr + 16, k1)                                             \
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    const __mmask16 km[2] = {cols(n), cols(n - 16)};
+#pragma GCC unroll 12
+    for (int i = 0; i < rows; i++) {
+        if (i >= m) break;
+        float *cr = c + (size_t)i * ldc;
+        const float *rr = r ? r + (size_t)i * ldc : NULL;
+#pragma GCC unroll 2
+        for (int h = 0; h < 1 + two; h++) {
+            __m512 x = acc[i][h];
+            if (flags & NN_UKR_FIRST) {
+                if (bias) x = _mm512_add_ps(x, _mm512_set1_ps(bias[i]));
+            } else {
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(km[h], cr + 16 * h));
+            }
+            if (flags & NN_UKR_LAST) {
+                if (rr) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(km[h], rr + 16 * h));
+                x = _mm512_min_ps(_mm512_max_ps(x, vlo), vhi);
+            }
+            _mm512_mask_storeu_ps(cr + 16 * h, km[h], x);
+        }
     }
-    ST(0) ST(1) ST(2) ST(3) ST(4) ST(5) ST(6) ST(7) ST(8) ST(9) ST(10) ST(11)
-#undef ST
-#undef EPI
+}
+
+void nn_ukr_avx512(size_t kc, const float *a, const float *b, size_t ldb, const uint32_t *boff, float *c,
+                   size_t ldc, int m, int n, int flags, const float *bias, const float *r, float lo, float hi) {
+#define PICK(two)                                                                     \
+    {                                                                                 \
+        if (m > 8)                                                                    \
+            tile(12, two, kc, a, b, ldb, boff, c, ldc, m, n, flags, bias, r, lo, hi); \
+        else if (m > 4)                                                               \
+            tile(8, two, kc, a, b, ldb, boff, c, ldc, m, n, flags, bias, r, lo, hi);  \
+        else                                                                          \
+            tile(4, two, kc, a, b, ldb, boff, c, ldc, m, n, flags, bias, r, lo, hi);  \
+    }
+    if (n > 16)
+        PICK(1)
+    else
+        PICK(0)
+#undef PICK
 }
