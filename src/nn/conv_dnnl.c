@@ -1,8 +1,9 @@
 /*
  * conv_dnnl.c — the oneDNN (libdnnl, Debian libdnnl-dev) convolution backend.
  *
- * Chosen at load (nn_dnnl_select) when the native GEMM kernel is AVX-512 and
- * oneDNN reports avx512_core; PXS_NN_BACKEND=native forces our own kernels
+ * Chosen at load (nn_dnnl_select) when the native GEMM kernel is AVX-512,
+ * oneDNN reports avx512_core, and the model runs 1 thread or the process has
+ * OMP_WAIT_POLICY=passive (see there); PXS_NN_BACKEND=native forces our kernels
  * (conv.c), which stay the fallback and the oracle of the tests.
  *
  * Layout: oneDNN's fast fp32 kernels (brgconv) want channels-last
@@ -31,6 +32,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <oneapi/dnnl/dnnl.h>
 
@@ -82,6 +84,12 @@ int nn_dnnl_select(struct pxs_nn_model *m) {
     const char *b = getenv("PXS_NN_BACKEND");
     if (b && !strcmp(b, "native")) return 0;
     if (!m->gk || strcmp(m->gk->name, "avx512") != 0) return 0;
+    /* libgomp's default wait policy spins between parallel regions; with
+     * our pool also running (and a shared machine) a 2-thread ResNet50 ran
+     * 7x slower than our kernels. libgomp reads the policy at process start,
+     * so multi-threaded models use oneDNN only when it is passive. */
+    const char *wp = getenv("OMP_WAIT_POLICY");
+    if (m->threads > 1 && !(wp && !strcasecmp(wp, "passive"))) return 0;
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core) != (unsigned)dnnl_cpu_isa_avx512_core) return 0;
     struct nn_dnnl_model *d = pxs_calloc(1, sizeof *d);
