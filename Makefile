@@ -36,7 +36,7 @@ else
   OPT := -O2
 endif
 CFLAGS_ALL := $(BASE_CFLAGS) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL := $(PKG_LIBS) -lm -pthread $(SAN_LDFLAGS) $(LDFLAGS)
+LDLIBS_ALL := $(PKG_LIBS) -ldnnl -lgomp -lm -pthread $(SAN_LDFLAGS) $(LDFLAGS)
 
 LIB_MODULES := core image nn index store engine server
 LIB_SRCS := $(sort $(foreach m,$(LIB_MODULES),$(shell find src/$(m) -name '*.c' 2>/dev/null)))

@@ -62,7 +62,7 @@ OBJS=$(for s in $SRCS; do printf '%s ' "$BUILD/obj/${s%.c}.o"; done)
 make -s -j"$(nproc)" BUILD="$BUILD" $OBJS
 # shellcheck disable=SC2086
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -O2 -g -pthread -Wall -Wextra -Werror \
-    bench/infer_bench.c $OBJS $(pkg-config --libs libxxhash 2>/dev/null) -lm -o "$BUILD/infer_bench"
+    bench/infer_bench.c $OBJS $(pkg-config --libs libxxhash 2>/dev/null) -ldnnl -lgomp -lm -o "$BUILD/infer_bench"
 
 # ---- models ----------------------------------------------------------------
 model_path() {

@@ -81,6 +81,8 @@ step module-rules scripts/check_modules.sh
 echo "== unit tests"
 unit unit-gcc "$rel/pixseek-tests" PXS_BIN="$rel/pixseek"
 unit unit-generic-kernels "$rel/pixseek-tests" PXS_BIN="$rel/pixseek" PXS_FORCE_GENERIC=1
+step unit-nn-native-conv env PXS_NN_BACKEND=native "$rel/pixseek-tests" nn_   # our conv kernels when oneDNN is the default
+step unit-nn-onednn-threads env OMP_WAIT_POLICY=passive "$rel/pixseek-tests" nn_   # oneDNN in multi-threaded and item-parallel runs
 if [[ $quick -eq 0 ]]; then
   unit unit-clang-asan-ubsan "$asan/pixseek-tests" PXS_BIN="$asan/pixseek" \
        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1

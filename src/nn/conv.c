@@ -162,11 +162,18 @@ struct conv_prep {
     size_t wp_group;    /* floats per group block */
     float *bias;        /* M floats (zeros when absent) */
     const float *w;     /* raw weights (depthwise), borrowed from the value */
+    struct nn_dnnl_conv *dnnl; /* oneDNN backend (conv_dnnl.c): then no packed weights */
 };
+
+struct nn_dnnl_conv *nn_conv_dnnl_of(const struct nn_node *n) {
+    const struct conv_prep *cp = n->prep;
+    return cp ? cp->dnnl : NULL;
+}
 
 static void conv_prep_free(void *v) {
     struct conv_prep *cp = v;
     if (!cp) return;
+    nn_dnnl_conv_free(cp->dnnl);
     pxs_free(cp->wp);
     pxs_free(cp->bias);
     pxs_free(cp);
@@ -198,7 +205,13 @@ int nn_conv_prepare(struct pxs_nn_model *m, struct nn_node *n, struct pxs_err *e
     }
     cp->depthwise = Cg == 1 && G == M;
     cp->w = wv->data;
-    if (!cp->depthwise) {
+    if (m->dnnl) {
+        int rc = nn_dnnl_conv_new(m, n, cp->bias, &cp->dnnl, err);
+        if (rc) {
+            conv_prep_free(cp);
+            return rc;
+        }
+    } else if (!cp->depthwise) {
         size_t Mg = (size_t)(M / G);
         cp->wp_group = nn_gemm_packed_a_floats(cp->k, Mg, K);
         size_t total;
@@ -421,10 +434,9 @@ static void conv_direct(struct nn_exec *ex, const struct conv_p *p, const struct
 
 static size_t ws_conv(const struct pxs_nn_model *m, const struct nn_node *n, const struct nn_tensor *in,
                       const struct nn_tensor *out) {
-    (void)m;
-    (void)out;
     struct conv_p p;
     if (conv_params(n, in, &p, NULL) != 0) return 0;
+    if (nn_conv_dnnl_of(n)) return nn_dnnl_conv_ws(m, n, in, out);
     if ((p.G == p.C && p.M == p.G) || conv_mode(&p) != CONV_DIRECT) return 0;
     struct direct_geom g;
     direct_geom(&p, &g);
@@ -468,6 +480,7 @@ static int exec_conv(struct nn_exec *ex, const struct nn_node *n, const struct n
     if (rc) return rc;
     const struct conv_prep *cp = n->prep;
     if (!cp) return nn_node_err(ex->err, PXS_EINTERNAL, n, "conv not prepared");
+    if (cp->dnnl) return nn_dnnl_conv_exec(ex, n, cp->dnnl, in, out);
     float lo = n->act ? n->act_lo : -INFINITY, hi = n->act ? n->act_hi : INFINITY;
     const float *x = in[0].data;
     float *y = out[0].data;

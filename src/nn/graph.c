@@ -14,7 +14,8 @@
  *      run-time value of the same shape becomes the Conv's residual input
  *      (added in the GEMM epilogue, before a Relu that follows the Add);
  *   5. liveness from the graph outputs; dead nodes are dropped;
- *   6. Conv weight packing, Gemm weight transposition (conv.c).
+ *   6. Conv weight packing, Gemm weight transposition (conv.c), or with the
+ *      oneDNN backend the channels-last layout of conv chains (conv_dnnl.c).
  *
  * Planning (per batch size, cached): shapes are inferred for the batch; nodes
  * whose inputs are known at plan time (constants, or shapes for Shape) are
@@ -458,6 +459,7 @@ int nn_graph_build(struct pxs_nn_model *m, struct pxs_err *err) {
     }
     m->order = order;
     order = NULL;
+    nn_dnnl_layouts(m);
 out:
     pxs_free(order);
     return rc;

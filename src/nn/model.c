@@ -63,6 +63,7 @@ void pxs_nn_model_free(pxs_nn_model *m) {
     pxs_free(m->tin);
     pxs_free(m->tout);
     nn_pool_free(m->pool);
+    nn_dnnl_model_free(m); /* after the nodes: their primitives use its engine */
     pxs_free(m);
 }
 
@@ -114,6 +115,7 @@ int pxs_nn_model_load_buffer(const void *data, size_t len, const char *base_dir,
             goto fail;
         }
     }
+    nn_dnnl_select(m);
     rc = nn_onnx_parse(m, data, len, err);
     if (rc) goto fail;
     rc = nn_graph_build(m, err);
@@ -415,6 +417,7 @@ void pxs_nn_model_stats(const pxs_nn_model *m, struct pxs_nn_stats *st) {
     st->n_nodes_onnx = m->n_nodes_onnx;
     st->n_params = m->n_params;
     st->kernel = m->gk ? m->gk->name : "generic";
+    if (m->dnnl) st->kernel = "avx512+onednn";
     st->n_nodes = m->stat_steps;
     st->flops_per_item = m->stat_flops;
     st->arena_bytes = m->stat_arena;

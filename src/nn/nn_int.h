@@ -96,6 +96,7 @@ struct nn_value {
     int n_consumers;
     int is_output;
     int is_input;
+    int nhwc;              /* run-time data laid out N,H,W,C (conv_dnnl.c) */
 };
 
 struct nn_op;
@@ -195,6 +196,7 @@ struct pxs_nn_model {
     int stat_steps;
     double stat_flops;
     size_t stat_arena, stat_naive;
+    void *dnnl;          /* oneDNN conv backend in use (conv_dnnl.c), or NULL */
 };
 
 /* Value table */
@@ -256,6 +258,20 @@ struct nn_op {
 const struct nn_op *nn_op_find(const char *name);
 int nn_conv_prepare(struct pxs_nn_model *m, struct nn_node *n, struct pxs_err *err);
 int nn_gemm_prepare(struct pxs_nn_model *m, struct nn_node *n, struct pxs_err *err);
+
+/* oneDNN convolution backend (conv_dnnl.c). */
+struct nn_dnnl_conv;
+int nn_dnnl_select(struct pxs_nn_model *m);      /* 1 = use oneDNN for Conv (sets m->dnnl) */
+void nn_dnnl_model_free(struct pxs_nn_model *m);
+void nn_dnnl_layouts(struct pxs_nn_model *m);    /* sets nn_value.nhwc after the graph is built */
+int nn_dnnl_conv_new(const struct pxs_nn_model *m, const struct nn_node *n, const float *bias,
+                     struct nn_dnnl_conv **out, struct pxs_err *err);
+void nn_dnnl_conv_free(struct nn_dnnl_conv *d);
+struct nn_dnnl_conv *nn_conv_dnnl_of(const struct nn_node *n); /* conv.c: the node's backend or NULL */
+size_t nn_dnnl_conv_ws(const struct pxs_nn_model *m, const struct nn_node *n, const struct nn_tensor *in,
+                       const struct nn_tensor *out);
+int nn_dnnl_conv_exec(struct nn_exec *ex, const struct nn_node *n, struct nn_dnnl_conv *d,
+                      const struct nn_tensor *in, struct nn_tensor *out);
 
 /* ---- GEMM ---------------------------------------------------------------- */
 

@@ -1,0 +1,424 @@
+/*
+ * conv_dnnl.c — the oneDNN (libdnnl, Debian libdnnl-dev) convolution backend.
+ *
+ * Chosen at load (nn_dnnl_select) when the native GEMM kernel is AVX-512,
+ * oneDNN reports avx512_core, and the model runs 1 thread or the process has
+ * OMP_WAIT_POLICY=passive (see there); PXS_NN_BACKEND=native forces our kernels
+ * (conv.c), which stay the fallback and the oracle of the tests.
+ *
+ * Layout: oneDNN's fast fp32 kernels (brgconv) want channels-last
+ * activations, its NCHW path is slower than ours. nn_dnnl_layouts marks a
+ * Conv output NHWC (nn_value.nhwc) when every consumer is a oneDNN Conv
+ * reading it as data or residual and it is not a graph output, so a chain of
+ * convolutions (a whole ResNet or MobileNet trunk) runs channels-last with
+ * no transposes; at the chain's edges the Conv reorders its NCHW input into
+ * scratch, or writes NHWC into scratch and reorders it out. NHWC has the
+ * same size as NCHW, so the arena plan does not change; batch-major too, so
+ * item-parallel runs work unchanged.
+ *
+ * Per node: weights stay borrowed (OIHW) until a primitive for a shape is
+ * first executed; primitives (with their reordered weights, shared between
+ * primitives asking for the same weight layout) are cached per (input
+ * shape, thread count) under the node's mutex. A fused Relu/Clip becomes an
+ * eltwise post-op, a fused residual a binary-add post-op before it.
+ *
+ * Threads: oneDNN here runs on OpenMP. Each call sets the calling thread's
+ * OpenMP thread count to what our pool would use for the node (the model's
+ * thread count layer by layer, 1 in item-parallel runs where our pool
+ * already has every core busy), so the two never oversubscribe; our pool's
+ * workers are idle while a oneDNN convolution runs.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "nn/ops_int.h"
+
+/* libgomp (oneDNN's runtime) — declared here to need no omp.h */
+extern void omp_set_num_threads(int n);
+
+#define DNNL_MAX_PRIMS 24 /* plans (batch sizes) x {pool threads, 1} */
+
+struct dnnl_prim {
+    int64_t N, H, W;
+    int nthr;
+    dnnl_primitive_t conv, re_src, re_res, re_dst; /* reorders: NULL when not needed */
+    dnnl_memory_desc_t src_md, dst_md, w_md, b_md, src_plain, dst_plain, scratch_md;
+    size_t scratch_bytes;                           /* oneDNN scratchpad, taken from our scratch */
+    const void *w;                                  /* weights in w_md (in dnnl_conv.wbuf) */
+};
+
+struct dnnl_wbuf {
+    dnnl_memory_desc_t md;
+    void *data;
+};
+
+struct nn_dnnl_conv {
+    pthread_mutex_t mu;
+    dnnl_engine_t eng;      /* the model's */
+    const float *w;         /* OIHW weights, borrowed from the value */
+    const float *bias;      /* M floats, borrowed from conv.c's prep */
+    int64_t C, M, KH, KW, G;
+    struct dnnl_prim prim[DNNL_MAX_PRIMS];
+    int n_prim;
+    struct dnnl_wbuf wbuf[DNNL_MAX_PRIMS];
+    int n_wbuf;
+};
+
+struct nn_dnnl_model {
+    dnnl_engine_t eng;
+};
+
+static int dnnl_fail(struct pxs_err *err, const struct nn_node *n, const char *what, dnnl_status_t s) {
+    return nn_node_err(err, s == dnnl_out_of_memory ? PXS_ENOMEM : PXS_EINTERNAL, n, "oneDNN %s failed (status %d)",
+                       what, (int)s);
+}
+
+/* ---- selection and layout ------------------------------------------------------ */
+
+int nn_dnnl_select(struct pxs_nn_model *m) {
+    const char *b = getenv("PXS_NN_BACKEND");
+    if (b && !strcmp(b, "native")) return 0;
+    if (!m->gk || strcmp(m->gk->name, "avx512") != 0) return 0;
+    /* libgomp's default wait policy spins between parallel regions; with
+     * our pool also running (and a shared machine) a 2-thread ResNet50 ran
+     * 7x slower than our kernels. libgomp reads the policy at process start,
+     * so multi-threaded models use oneDNN only when it is passive. */
+    const char *wp = getenv("OMP_WAIT_POLICY");
+    if (m->threads > 1 && !(wp && !strcasecmp(wp, "passive"))) return 0;
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core) != (unsigned)dnnl_cpu_isa_avx512_core) return 0;
+    struct nn_dnnl_model *d = pxs_calloc(1, sizeof *d);
+    if (!d) return 0;
+    if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success) {
+        pxs_free(d);
+        return 0;
+    }
+    m->dnnl = d;
+    return 1;
+}
+
+void nn_dnnl_model_free(struct pxs_nn_model *m) {
+    struct nn_dnnl_model *d = m->dnnl;
+    if (!d) return;
+    dnnl_engine_destroy(d->eng);
+    pxs_free(d);
+    m->dnnl = NULL;
+}
+
+static int is_dnnl_conv(const struct nn_node *n) {
+    return !strcmp(n->op_type, "Conv") && n->prep && nn_conv_dnnl_of(n) != NULL;
+}
+
+void nn_dnnl_layouts(struct pxs_nn_model *m) {
+    for (int v = 0; v < m->n_values; v++) m->values[v].nhwc = 0;
+    if (!m->dnnl) return;
+    for (int oi = 0; oi < m->n_order; oi++) {
+        const struct nn_node *n = &m->nodes[m->order[oi]];
+        if (!is_dnnl_conv(n) || n->n_out < 1 || n->out[0] < 0) continue;
+        int v = n->out[0], ok = !m->values[v].is_output, uses = 0;
+        for (int oj = 0; oj < m->n_order && ok; oj++) {
+            const struct nn_node *c = &m->nodes[m->order[oj]];
+            for (int j = 0; j < c->n_in; j++) {
+                if (c->in[j] != v) continue;
+                uses++;
+                if (!is_dnnl_conv(c) || (j != 0 && j != 3)) ok = 0;
+            }
+        }
+        m->values[v].nhwc = ok && uses > 0;
+    }
+}
+
+/* ---- per node ------------------------------------------------------------------ */
+
+int nn_dnnl_conv_new(const struct pxs_nn_model *m, const struct nn_node *n, const float *bias,
+                     struct nn_dnnl_conv **out, struct pxs_err *err) {
+    const struct nn_value *wv = &m->values[n->in[1]];
+    struct nn_dnnl_conv *d = pxs_calloc(1, sizeof *d);
+    if (!d) return pxs_errf(err, PXS_ENOMEM, "nn: out of memory");
+    if (pthread_mutex_init(&d->mu, NULL) != 0) {
+        pxs_free(d);
+        return pxs_errf(err, PXS_ENOMEM, "nn: mutex");
+    }
+    d->eng = ((struct nn_dnnl_model *)m->dnnl)->eng;
+    d->w = wv->data;
+    d->bias = bias;
+    d->M = wv->shape.d[0];
+    d->KH = wv->shape.d[2];
+    d->KW = wv->shape.d[3];
+    d->G = nn_attr_int(n, "group", 1);
+    d->C = wv->shape.d[1] * d->G;
+    *out = d;
+    return PXS_OK;
+}
+
+static void prim_free(struct dnnl_prim *p) {
+    if (p->conv) dnnl_primitive_destroy(p->conv);
+    if (p->re_src) dnnl_primitive_destroy(p->re_src);
+    if (p->re_res) dnnl_primitive_destroy(p->re_res);
+    if (p->re_dst) dnnl_primitive_destroy(p->re_dst);
+    memset(p, 0, sizeof *p);
+}
+
+void nn_dnnl_conv_free(struct nn_dnnl_conv *d) {
+    if (!d) return;
+    for (int i = 0; i < d->n_prim; i++) prim_free(&d->prim[i]);
+    for (int i = 0; i < d->n_wbuf; i++) pxs_free(d->wbuf[i].data);
+    pthread_mutex_destroy(&d->mu);
+    pxs_free(d);
+}
+
+static dnnl_status_t reorder_new(dnnl_engine_t eng, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                                 dnnl_primitive_t *out) {
+    dnnl_primitive_desc_t pd;
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, NULL);
+    if (s != dnnl_success) return s;
+    s = dnnl_primitive_create(out, pd);
+    dnnl_primitive_desc_destroy(pd);
+    return s;
+}
+
+static dnnl_status_t run(dnnl_engine_t eng, dnnl_primitive_t prim, int nargs, const int *keys,
+                         const dnnl_memory_desc_t *const *mds, void *const *ptrs) {
+    dnnl_memory_t mem[8] = {0};
+    dnnl_exec_arg_t args[8];
+    dnnl_stream_t st = NULL;
+    dnnl_status_t s = dnnl_stream_create(&st, eng, dnnl_stream_default_flags);
+    for (int i = 0; i < nargs && s == dnnl_success; i++) {
+        s = dnnl_memory_create(&mem[i], mds[i], eng, ptrs[i]);
+        args[i].arg = keys[i];
+        args[i].memory = mem[i];
+    }
+    if (s == dnnl_success) s = dnnl_primitive_execute(prim, st, nargs, args);
+    if (s == dnnl_success) s = dnnl_stream_wait(st);
+    for (int i = 0; i < nargs; i++)
+        if (mem[i]) dnnl_memory_destroy(mem[i]);
+    if (st) dnnl_stream_destroy(st);
+    return s;
+}
+
+static dnnl_status_t reorder_run(dnnl_engine_t eng, dnnl_primitive_t prim, const dnnl_memory_desc_t *from,
+                                 const void *src, const dnnl_memory_desc_t *to, void *dst) {
+    static const int keys[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+    const dnnl_memory_desc_t *mds[2] = {from, to};
+    void *ptrs[2] = {(void *)(uintptr_t)src, dst};
+    return run(eng, prim, 2, keys, mds, ptrs);
+}
+
+/* Weights reordered to md, shared by every primitive asking for md. */
+static dnnl_status_t weights_for(struct nn_dnnl_conv *d, const dnnl_memory_desc_t *md, const void **out) {
+    for (int i = 0; i < d->n_wbuf; i++)
+        if (dnnl_memory_desc_equal(&d->wbuf[i].md, md)) {
+            *out = d->wbuf[i].data;
+            return dnnl_success;
+        }
+    if (d->n_wbuf == DNNL_MAX_PRIMS) return dnnl_out_of_memory;
+    dnnl_memory_desc_t user;
+    dnnl_status_t s;
+    if (d->G > 1) {
+        dnnl_dims_t wd = {d->G, d->M / d->G, d->C / d->G, d->KH, d->KW};
+        s = dnnl_memory_desc_init_by_tag(&user, 5, wd, dnnl_f32, dnnl_goihw);
+    } else {
+        dnnl_dims_t wd = {d->M, d->C, d->KH, d->KW};
+        s = dnnl_memory_desc_init_by_tag(&user, 4, wd, dnnl_f32, dnnl_oihw);
+    }
+    if (s != dnnl_success) return s;
+    void *buf = pxs_aligned_alloc(64, (dnnl_memory_desc_get_size(md) + 63) & ~(size_t)63);
+    if (!buf) return dnnl_out_of_memory;
+    dnnl_primitive_t re;
+    s = reorder_new(d->eng, &user, md, &re);
+    if (s == dnnl_success) {
+        s = reorder_run(d->eng, re, &user, d->w, md, buf);
+        dnnl_primitive_destroy(re);
+    }
+    if (s != dnnl_success) {
+        pxs_free(buf);
+        return s;
+    }
+    d->wbuf[d->n_wbuf].md = *md;
+    d->wbuf[d->n_wbuf++].data = buf;
+    *out = buf;
+    return dnnl_success;
+}
+
+struct conv_geom {
+    int64_t N, H, W, OH, OW, sh, sw, dh, dw, pads[4];
+};
+
+static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n, const struct conv_geom *g,
+                                int nthr, int nhwc_in, int nhwc_res, int nhwc_out, struct dnnl_prim *p) {
+    memset(p, 0, sizeof *p);
+    p->N = g->N;
+    p->H = g->H;
+    p->W = g->W;
+    p->nthr = nthr;
+    dnnl_dims_t sd = {g->N, d->C, g->H, g->W}, dd = {g->N, d->M, g->OH, g->OW}, bd = {d->M};
+    dnnl_dims_t strides = {g->sh, g->sw}, dil = {g->dh - 1, g->dw - 1};
+    dnnl_dims_t pl = {g->pads[0], g->pads[1]}, pr = {g->pads[2], g->pads[3]};
+    dnnl_memory_desc_t w_any;
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_tag(&p->src_md, 4, sd, dnnl_f32, dnnl_nhwc)) ||
+        (s = dnnl_memory_desc_init_by_tag(&p->src_plain, 4, sd, dnnl_f32, dnnl_nchw)) ||
+        (s = dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dd, dnnl_f32, dnnl_nhwc)) ||
+        (s = dnnl_memory_desc_init_by_tag(&p->dst_plain, 4, dd, dnnl_f32, dnnl_nchw)) ||
+        (s = dnnl_memory_desc_init_by_tag(&p->b_md, 1, bd, dnnl_f32, dnnl_x)))
+        return s;
+    if (d->G > 1) {
+        dnnl_dims_t wd = {d->G, d->M / d->G, d->C / d->G, d->KH, d->KW};
+        s = dnnl_memory_desc_init_by_tag(&w_any, 5, wd, dnnl_f32, dnnl_format_tag_any);
+    } else {
+        dnnl_dims_t wd = {d->M, d->C, d->KH, d->KW};
+        s = dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any);
+    }
+    if (s) return s;
+    dnnl_convolution_desc_t cd;
+    s = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct, &p->src_md,
+                                                   &w_any, &p->b_md, &p->dst_md, strides, dil, pl, pr);
+    if (s) return s;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    if ((s = dnnl_post_ops_create(&po))) return s;
+    if (n->res_fused) s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &p->dst_md);
+    if (!s && n->act) {
+        if (n->act_lo == 0.0f && n->act_hi == INFINITY)
+            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+        else
+            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip_v2, n->act_lo, n->act_hi);
+    }
+    if (!s) s = dnnl_primitive_attr_create(&attr);
+    if (!s) s = dnnl_primitive_attr_set_post_ops(attr, po);
+    /* user scratchpad: the library one is shared between threads */
+    if (!s) s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (!s) s = dnnl_primitive_desc_create(&pd, &cd, attr, d->eng, NULL);
+    if (!s) {
+        p->w_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        p->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        p->scratch_bytes = (dnnl_memory_desc_get_size(&p->scratch_md) + 63) & ~(size_t)63;
+        s = dnnl_primitive_create(&p->conv, pd);
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    dnnl_post_ops_destroy(po);
+    if (!s) s = weights_for(d, &p->w_md, &p->w);
+    if (!s && !nhwc_in) s = reorder_new(d->eng, &p->src_plain, &p->src_md, &p->re_src);
+    if (!s && n->res_fused && !nhwc_res) s = reorder_new(d->eng, &p->dst_plain, &p->dst_md, &p->re_res);
+    if (!s && !nhwc_out) s = reorder_new(d->eng, &p->dst_md, &p->dst_plain, &p->re_dst);
+    if (s) prim_free(p);
+    return s;
+}
+
+static int geom(const struct nn_node *n, const struct nn_tensor *in, const struct nn_tensor *out,
+                struct conv_geom *g, struct pxs_err *err) {
+    g->N = in[0].shape.d[0];
+    g->H = in[0].shape.d[2];
+    g->W = in[0].shape.d[3];
+    g->OH = out[0].shape.d[2];
+    g->OW = out[0].shape.d[3];
+    int64_t OH, OW;
+    return nn_window_params(n, g->H, g->W, in[1].shape.d[2], in[1].shape.d[3], 0, &g->sh, &g->sw, &g->dh, &g->dw,
+                            g->pads, &OH, &OW, err);
+}
+
+/* The primitive for this shape and thread count, built on first use. */
+static dnnl_status_t prim_get(struct nn_dnnl_conv *d, const struct nn_node *n, const struct conv_geom *g, int nthr,
+                              int nhwc_in, int nhwc_res, int nhwc_out, struct dnnl_prim **out) {
+    struct dnnl_prim *p = NULL;
+    dnnl_status_t s = dnnl_success;
+    pthread_mutex_lock(&d->mu);
+    for (int i = 0; i < d->n_prim && !p; i++)
+        if (d->prim[i].N == g->N && d->prim[i].H == g->H && d->prim[i].W == g->W && d->prim[i].nthr == nthr)
+            p = &d->prim[i];
+    if (!p) {
+        /* entries are never moved or freed before the model, so p stays
+         * valid outside the lock */
+        omp_set_num_threads(nthr); /* oneDNN plans its work split for it */
+        if (d->n_prim == DNNL_MAX_PRIMS) s = dnnl_out_of_memory;
+        else s = prim_build(d, n, g, nthr, nhwc_in, nhwc_res, nhwc_out, &d->prim[d->n_prim]);
+        if (s == dnnl_success) p = &d->prim[d->n_prim++];
+    }
+    pthread_mutex_unlock(&d->mu);
+    *out = p;
+    return s;
+}
+
+static size_t round64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+/* Scratch: [src NHWC][residual NHWC][dst NHWC] (each only when that value
+ * is NCHW) + oneDNN's scratchpad. Builds the primitives the plan will run
+ * (the model's thread count, and 1 thread for item-parallel batch-1 runs)
+ * to learn their scratchpad size. */
+size_t nn_dnnl_conv_ws(const struct pxs_nn_model *m, const struct nn_node *n, const struct nn_tensor *in,
+                       const struct nn_tensor *out) {
+    int nhwc_in = m->values[n->in[0]].nhwc, nhwc_out = m->values[n->out[0]].nhwc;
+    int nhwc_res = n->res_fused && m->values[n->in[3]].nhwc;
+    size_t ws = 0;
+    if (!nhwc_in) ws += round64(in[0].numel * sizeof(float));
+    if (n->res_fused && !nhwc_res) ws += round64(out[0].numel * sizeof(float));
+    if (!nhwc_out) ws += round64(out[0].numel * sizeof(float));
+    struct conv_geom g;
+    struct nn_dnnl_conv *d = nn_conv_dnnl_of(n);
+    if (!d || geom(n, in, out, &g, NULL) != PXS_OK) return ws;
+    size_t pad = 0;
+    for (int k = 0; k < 2; k++) {
+        int nthr = k == 0 ? m->threads : 1;
+        if (k == 1 && (m->threads == 1 || g.N != 1)) break;
+        struct dnnl_prim *p;
+        if (prim_get(d, n, &g, nthr, nhwc_in, nhwc_res, nhwc_out, &p) == dnnl_success && p->scratch_bytes > pad)
+            pad = p->scratch_bytes;
+    }
+    return ws + pad;
+}
+
+int nn_dnnl_conv_exec(struct nn_exec *ex, const struct nn_node *n, struct nn_dnnl_conv *d,
+                      const struct nn_tensor *in, struct nn_tensor *out) {
+    const struct pxs_nn_model *m = ex->m;
+    int nhwc_in = m->values[n->in[0]].nhwc, nhwc_out = m->values[n->out[0]].nhwc;
+    int nhwc_res = n->res_fused && m->values[n->in[3]].nhwc;
+    struct conv_geom g;
+    int rc = geom(n, in, out, &g, ex->err);
+    if (rc) return rc;
+    int nthr = ex->pool ? nn_pool_threads(ex->pool) : 1;
+    omp_set_num_threads(nthr);
+    struct dnnl_prim *p = NULL;
+    dnnl_status_t s = prim_get(d, n, &g, nthr, nhwc_in, nhwc_res, nhwc_out, &p);
+    if (!p) return dnnl_fail(ex->err, n, "convolution setup", s);
+    /* scratch layout: see nn_dnnl_conv_ws */
+    char *ws = ex->ws;
+    const void *src = in[0].data, *res = n->res_fused ? in[3].data : NULL;
+    void *dst = out[0].data;
+    if (!nhwc_in) {
+        void *t = ws;
+        ws += round64(in[0].numel * sizeof(float));
+        if ((s = reorder_run(d->eng, p->re_src, &p->src_plain, src, &p->src_md, t))) goto fail;
+        src = t;
+    }
+    if (n->res_fused && !nhwc_res) {
+        void *t = ws;
+        ws += round64(out[0].numel * sizeof(float));
+        if ((s = reorder_run(d->eng, p->re_res, &p->dst_plain, res, &p->dst_md, t))) goto fail;
+        res = t;
+    }
+    if (!nhwc_out) {
+        dst = ws;
+        ws += round64(out[0].numel * sizeof(float));
+    }
+    if ((size_t)(ws - (char *)ex->ws) + p->scratch_bytes > ex->ws_bytes)
+        return nn_node_err(ex->err, PXS_EINTERNAL, n, "oneDNN scratch larger than planned");
+    {
+        static const int keys[6] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD,
+                                    DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1};
+        const dnnl_memory_desc_t *mds[6] = {&p->src_md, &p->w_md, &p->b_md, &p->dst_md, &p->scratch_md, &p->dst_md};
+        void *ptrs[6] = {(void *)(uintptr_t)src, (void *)(uintptr_t)p->w, (void *)(uintptr_t)d->bias, dst, ws,
+                         (void *)(uintptr_t)res};
+        if ((s = run(d->eng, p->conv, res ? 6 : 5, keys, mds, ptrs))) goto fail;
+    }
+    if (!nhwc_out && (s = reorder_run(d->eng, p->re_dst, &p->dst_md, dst, &p->dst_plain, out[0].data))) goto fail;
+    return PXS_OK;
+fail:
+    return dnnl_fail(ex->err, n, "convolution", s);
+}
