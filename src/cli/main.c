@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PIXSEEK_VERSION "0.1.0"
 
@@ -141,7 +142,20 @@ static int take_log_level(int *argc, char **argv) {
     return 0;
 }
 
+/* oneDNN (the convolution backend of src/nn on AVX-512) runs on OpenMP, whose
+ * default is to spin-wait between parallel regions: with our own thread pool
+ * beside it that costs several times the work on 2 threads. libgomp reads
+ * OMP_WAIT_POLICY once, when it is loaded, so the policy is set by re-executing
+ * the binary once with it in the environment (an explicit setting is kept). */
+static void ensure_passive_openmp(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") != NULL) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc): carry on; only multi-threaded oneDNN is affected. */
+}
+
 int main(int argc, char **argv) {
+    ensure_passive_openmp(argv);
     if (take_log_level(&argc, argv) != 0) return EXIT_USAGE;
     if (argc < 2) {
         fputs(usage_text, stderr);
