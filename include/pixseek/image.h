@@ -137,6 +137,15 @@ size_t pxs_preprocess_tensor_floats(const struct pxs_preprocess *pp);
 int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preprocess *pp,
                         float *out, struct pxs_image_info *info,
                         struct pxs_err *err) PXS_MUST_CHECK;
+/* The same, and from the same decode a preview: the image with EXIF
+ * orientation applied, resampled (antialiased bilinear) so its longer side
+ * is at most preview_side (1..4096), 8-bit RGB (*preview: free with
+ * pxs_image_free). Unlike pxs_image_decode it drops alpha and ignores ICC
+ * profiles, like the tensor; it saves a second decode when both are needed
+ * (ingest: model input + thumbnail + built-in descriptor). */
+int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_preprocess *pp,
+                                float *out, int preview_side, struct pxs_image *preview,
+                                struct pxs_image_info *info, struct pxs_err *err) PXS_MUST_CHECK;
 /* The same from already decoded full-resolution pixels (e.g. from
  * pxs_image_decode with max_side 0; note that one applies EXIF orientation
  * and flattens alpha onto white). apply_orientation, no_shrink_on_load and

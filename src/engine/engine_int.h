@@ -106,19 +106,15 @@ int engine_read_meta(pxs_store_txn *txn, int64_t id, struct pxs_image_meta *out,
 
 /* ---- directory walk (walk.c) ---- */
 
-struct walk_list {
-    char **paths; /* absolute paths of regular files, in walk order */
-    size_t count;
-    size_t cap;
-};
-
-/* Recursively list regular files under dir (sorted per directory). Symlinks
- * are skipped unless follow_symlinks; directory cycles are detected by
- * (device, inode). Unreadable directories are reported through on_error
- * and skipped. */
+/* Recursively visit regular files under dir (or dir itself if it is a
+ * file), in name order within each directory, calling on_file with the
+ * absolute path (borrowed for the call); a non-zero return stops the walk
+ * with PXS_ECANCELED. Symlinks are skipped unless follow_symlinks;
+ * directory cycles are detected by (device, inode). Unreadable directories
+ * are reported through on_error and skipped. */
+typedef int (*walk_file_fn)(const char *path, void *user);
 typedef void (*walk_error_fn)(const char *path, int code, const char *reason, void *user);
-int walk_collect(const char *dir, int follow_symlinks, struct walk_list *out,
-                 walk_error_fn on_error, void *user, struct pxs_err *err);
-void walk_list_free(struct walk_list *list);
+int walk_stream(const char *dir, int follow_symlinks, walk_file_fn on_file,
+                walk_error_fn on_error, void *user, struct pxs_err *err);
 
 #endif

@@ -1,11 +1,22 @@
 /*
- * ingest.c — index a folder: walk, then for each batch of files
- *   1. in parallel (one worker per CPU): read, hash, look up the content
- *      hash and path in the store, sniff, decode, embed, make a thumbnail;
- *   2. in one write transaction: assign ids, write the records, commit
- *      (durable), then add the vectors to the in-memory index;
- *   3. report every file's outcome in walk order. ADDED is reported only
- *      after the commit, so an acknowledged image survives kill -9.
+ * ingest.c — index a folder as a three-stage pipeline over a bounded ring
+ * of item slots (RING_BATCHES batches), so memory does not grow with the
+ * collection:
+ *   walker thread   streams file paths (walk.c) into free slots, in walk
+ *                   order; it blocks while the ring is full;
+ *   prepare workers (one per CPU) claim walked slots in order and read,
+ *                   hash, classify against the store, sniff, decode with
+ *                   shrink-on-load, compute the model input, the built-in
+ *                   descriptor and the thumbnail;
+ *   committer       (the calling thread) takes the ring one batch at a time
+ *                   once every slot of it is prepared, runs the model over
+ *                   the batch, writes it in one transaction and commits
+ *                   (durable), adds the vectors to the in-memory index, and
+ *                   reports every file's outcome in walk order. ADDED is
+ *                   reported only after the commit, so an acknowledged image
+ *                   survives kill -9.
+ * The workers keep preparing the next batches while the model runs on
+ * this one (decode and inference overlap).
  * Re-running skips files whose content is already indexed (content hash);
  * a path whose content changed is re-embedded and its old entry removed.
  */
@@ -21,7 +32,8 @@
 enum item_state { ITEM_PENDING, ITEM_TO_ADD, ITEM_UNCHANGED, ITEM_DUPLICATE, ITEM_FAILED };
 
 struct item {
-    const char *path;
+    char *path;             /* owned (pxs_strdup by the walker) */
+    int from_walk;          /* failure reported by the walk (unreadable directory, loop) */
     enum item_state state;
     int code;
     char reason[256];
@@ -35,11 +47,10 @@ struct item {
     size_t thumb_len;
 };
 
+/* A run of consecutive items (in walk order) committed together. */
 struct batch {
-    pxs_engine *engine;
     struct item *items;
     size_t n;
-    _Atomic size_t next;
 };
 
 static void fail_item(struct item *it, int code, const char *reason) {
@@ -81,17 +92,19 @@ static int classify(pxs_store_txn *txn, struct item *it, struct pxs_err *err) {
     return PXS_OK;
 }
 
-/* Decode once for the thumbnail (and the built-in descriptor); ONNX
- * embedders also get their model input, embedded later per batch. */
+/* Decode once. ONNX embedders: the model input (embedded later per batch)
+ * and, from the same pixels, the preview that gives the thumbnail and the
+ * built-in descriptor. Built-in embedder: the descriptor is the vector. */
 static int prepare_item(pxs_engine *e, const void *data, size_t len, struct item *it,
                         struct pxs_image_info *info, struct pxs_err *err) {
-    if (it->tensor) {
-        int rc = embedder_preprocess(e->emb, data, len, it->tensor, info, err);
-        if (rc != PXS_OK) return rc;
-    }
     struct pxs_image img = {0};
-    struct pxs_image_decode_opts opts = {.max_side = THUMB_SIDE};
-    int rc = pxs_image_decode(data, len, &opts, &img, it->tensor ? NULL : info, err);
+    int rc;
+    if (it->tensor) {
+        rc = embedder_preprocess_preview(e->emb, data, len, it->tensor, THUMB_SIDE, &img, info, err);
+    } else {
+        struct pxs_image_decode_opts opts = {.max_side = THUMB_SIDE};
+        rc = pxs_image_decode(data, len, &opts, &img, info, err);
+    }
     if (rc == PXS_OK) rc = pxs_image_descriptor(&img, it->tensor ? it->desc : it->vec, err);
     if (rc == PXS_OK) rc = pxs_image_encode_jpeg(&img, THUMB_QUALITY, &it->thumb, &it->thumb_len, err);
     pxs_image_free(&img);
@@ -173,34 +186,6 @@ static void process_item(pxs_engine *e, struct item *it) {
         }
     }
     pxs_free(data);
-}
-
-static void *worker_main(void *arg) {
-    struct batch *b = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&b->next, 1);
-        if (i >= b->n) break;
-        process_item(b->engine, &b->items[i]);
-    }
-    return NULL;
-}
-
-static int worker_count(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 16 ? 16 : (int)n;
-}
-
-static void process_parallel(struct batch *b) {
-    int n_workers = worker_count();
-    if ((size_t)n_workers > b->n) n_workers = (int)b->n;
-    pthread_t threads[16];
-    int started = 0;
-    for (int i = 1; i < n_workers; i++) {
-        if (pthread_create(&threads[started], NULL, worker_main, b) != 0) break;
-        started++;
-    }
-    worker_main(b); /* the calling thread works too */
-    for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
 }
 
 static int remove_image(pxs_store_txn *txn, int64_t id, struct pxs_err *err) {
@@ -326,18 +311,241 @@ static int publish_batch(pxs_engine *e, struct batch *b, uint64_t generation, ui
     return rc;
 }
 
-struct walk_report {
+/* ---- the pipeline ---- */
+
+#define RING_BATCHES 3
+#define MAX_WORKERS 16
+
+enum slot_state { SLOT_FREE, SLOT_WALKED, SLOT_CLAIMED, SLOT_READY };
+
+struct pipeline {
+    pxs_engine *engine;
     const struct pxs_ingest_opts *opts;
-    struct pxs_ingest_summary *summary;
-    int canceled;
+    size_t batch_size, cap; /* cap = RING_BATCHES * batch_size slots */
+    struct item *items;     /* ring; item of sequence number s is items[s % cap] */
+    enum slot_state *state;
+    float *vecs, *tensors, *packed;
+    size_t per_tensor;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv_space; /* walker: a slot was released */
+    pthread_cond_t cv_work;  /* workers: a slot was walked, or the end */
+    pthread_cond_t cv_ready; /* committer: a slot is ready, or the walk ended */
+    uint64_t walked;   /* slots handed out by the walker */
+    uint64_t files;    /* of which regular files (the rest are walk errors) */
+    uint64_t claimed;  /* slots taken by workers */
+    uint64_t released; /* slots consumed by the committer */
+    int walk_done, stop;
+    int walk_rc;
+    struct pxs_err walk_err;
 };
 
+/* Wait for a free slot and fill it; called by the walker thread only. */
+static int push_slot(struct pipeline *p, const char *path, int code, const char *reason) {
+    char *copy = pxs_strdup(path);
+    if (!copy) return PXS_ENOMEM;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && p->walked - p->released >= p->cap) pthread_cond_wait(&p->cv_space, &p->mu);
+    if (p->stop) {
+        pthread_mutex_unlock(&p->mu);
+        pxs_free(copy);
+        return PXS_ECANCELED;
+    }
+    size_t s = (size_t)(p->walked % p->cap);
+    struct item *it = &p->items[s];
+    memset(it, 0, sizeof *it);
+    it->path = copy;
+    it->vec = p->vecs + s * p->engine->dim;
+    it->tensor = p->tensors ? p->tensors + s * p->per_tensor : NULL;
+    if (reason) {
+        it->from_walk = 1;
+        fail_item(it, code, reason);
+        p->state[s] = SLOT_READY;
+        pthread_cond_broadcast(&p->cv_ready);
+    } else {
+        p->files++;
+        p->state[s] = SLOT_WALKED;
+        pthread_cond_signal(&p->cv_work);
+    }
+    p->walked++;
+    pthread_mutex_unlock(&p->mu);
+    return PXS_OK;
+}
+
+static int on_walk_file(const char *path, void *user) {
+    return push_slot(user, path, 0, NULL) != PXS_OK;
+}
+
 static void on_walk_error(const char *path, int code, const char *reason, void *user) {
-    struct walk_report *wr = user;
-    wr->summary->failed++;
-    if (!wr->opts->on_event) return;
-    struct pxs_ingest_event ev = {PXS_INGEST_FAILED, path, 0, code, reason, 0, 0};
-    if (wr->opts->on_event(&ev, wr->opts->user)) wr->canceled = 1;
+    (void)push_slot(user, path, code, reason); /* only fails when stopping or out of memory */
+}
+
+struct walk_job {
+    struct pipeline *p;
+    const char *dir;
+};
+
+static void *walker_main(void *arg) {
+    struct walk_job *job = arg;
+    struct pipeline *p = job->p;
+    struct pxs_err err;
+    pxs_err_clear(&err);
+    int rc = walk_stream(job->dir, p->opts->follow_symlinks, on_walk_file, on_walk_error, p, &err);
+    pthread_mutex_lock(&p->mu);
+    p->walk_done = 1;
+    if (rc != PXS_OK && !p->stop) {
+        p->walk_rc = rc;
+        p->walk_err = err;
+    }
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_cond_broadcast(&p->cv_ready);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void *worker_main(void *arg) {
+    struct pipeline *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->claimed < p->walked &&
+               p->state[p->claimed % p->cap] != SLOT_WALKED)
+            p->claimed++; /* walk errors are ready already */
+        if (p->stop) break;
+        if (p->claimed == p->walked) {
+            if (p->walk_done) break;
+            pthread_cond_wait(&p->cv_work, &p->mu);
+            continue;
+        }
+        size_t s = (size_t)(p->claimed++ % p->cap);
+        p->state[s] = SLOT_CLAIMED;
+        pthread_mutex_unlock(&p->mu);
+        process_item(p->engine, &p->items[s]);
+        pthread_mutex_lock(&p->mu);
+        p->state[s] = SLOT_READY;
+        pthread_cond_broadcast(&p->cv_ready);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Wait until the next batch (starting at p->released) is walked and
+ * prepared. Returns its size (0 at the end of the walk). */
+static size_t wait_batch(struct pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    size_t n = 0;
+    for (;;) {
+        if (p->stop) break;
+        uint64_t avail = p->walked - p->released;
+        if (avail >= p->batch_size || p->walk_done) {
+            n = avail < p->batch_size ? (size_t)avail : p->batch_size;
+            size_t i = 0;
+            while (i < n && p->state[(p->released + i) % p->cap] == SLOT_READY) i++;
+            if (i == n) break;
+        }
+        pthread_cond_wait(&p->cv_ready, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return p->stop ? 0 : n;
+}
+
+static void release_batch(struct pipeline *p, size_t n) {
+    pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < n; i++) {
+        size_t s = (size_t)((p->released + i) % p->cap);
+        pxs_free(p->items[s].path);
+        pxs_free(p->items[s].thumb);
+        memset(&p->items[s], 0, sizeof p->items[s]);
+        p->state[s] = SLOT_FREE;
+    }
+    p->released += n;
+    pthread_cond_broadcast(&p->cv_space);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void stop_pipeline(struct pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv_space);
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_cond_broadcast(&p->cv_ready);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int worker_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
+}
+
+/* Report a committed batch's outcomes in walk order. */
+static void report_batch(struct pipeline *p, struct batch *b, uint64_t *done,
+                         struct pxs_ingest_summary *summary, int *canceled) {
+    const struct pxs_ingest_opts *opts = p->opts;
+    pthread_mutex_lock(&p->mu);
+    uint64_t total = p->files;
+    pthread_mutex_unlock(&p->mu);
+    for (size_t i = 0; i < b->n; i++) {
+        struct item *it = &b->items[i];
+        struct pxs_ingest_event ev = {0};
+        ev.path = it->path;
+        ev.id = it->id;
+        if (!it->from_walk) {
+            ev.done = ++*done;
+            ev.total = total;
+        }
+        switch (it->state) {
+        case ITEM_TO_ADD: ev.kind = PXS_INGEST_ADDED; summary->added++; break;
+        case ITEM_UNCHANGED: ev.kind = PXS_INGEST_UNCHANGED; summary->unchanged++; break;
+        case ITEM_DUPLICATE: ev.kind = PXS_INGEST_DUPLICATE; summary->duplicates++; break;
+        default:
+            ev.kind = PXS_INGEST_FAILED;
+            ev.code = it->code;
+            ev.reason = it->reason;
+            summary->failed++;
+            break;
+        }
+        if (opts->on_event && !*canceled && opts->on_event(&ev, opts->user)) *canceled = 1;
+    }
+}
+
+static void pipeline_free(struct pipeline *p) {
+    if (p->items)
+        for (size_t i = 0; i < p->cap; i++) {
+            pxs_free(p->items[i].path);
+            pxs_free(p->items[i].thumb);
+        }
+    pxs_free(p->items);
+    pxs_free(p->state);
+    pxs_free(p->vecs);
+    pxs_free(p->tensors);
+    pxs_free(p->packed);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv_space);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv_ready);
+}
+
+static int pipeline_init(struct pipeline *p, pxs_engine *e, const struct pxs_ingest_opts *opts,
+                         struct pxs_err *err) {
+    memset(p, 0, sizeof *p);
+    p->engine = e;
+    p->opts = opts;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_space, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_ready, NULL);
+    p->batch_size = opts->batch_size > 0 ? (size_t)opts->batch_size : 32;
+    p->cap = RING_BATCHES * p->batch_size;
+    p->per_tensor = embedder_tensor_floats(e->emb);
+    p->items = pxs_calloc(p->cap, sizeof *p->items);
+    p->state = pxs_calloc(p->cap, sizeof *p->state);
+    p->vecs = pxs_mallocarray(p->cap * e->dim, sizeof(float));
+    if (p->per_tensor) {
+        p->tensors = pxs_mallocarray(p->cap * p->per_tensor, sizeof(float));
+        p->packed = pxs_mallocarray(p->batch_size * e->dim, sizeof(float));
+    }
+    if (!p->items || !p->state || !p->vecs || (p->per_tensor && (!p->tensors || !p->packed)))
+        return pxs_errf(err, PXS_ENOMEM, "out of memory for the ingest pipeline");
+    return PXS_OK;
 }
 
 int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_ingest_opts *opts,
@@ -350,69 +558,50 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
     if (engine->read_only) return pxs_errf(err, PXS_EPERM, "engine was opened read-only");
     double t0 = pxs_now_seconds();
 
-    struct walk_report wr = {opts, summary, 0};
-    struct walk_list list;
-    int rc = walk_collect(dir, opts->follow_symlinks, &list, on_walk_error, &wr, err);
-    if (rc != PXS_OK) return rc;
-    summary->files = list.count;
-
-    size_t batch_size = opts->batch_size > 0 ? (size_t)opts->batch_size : 32;
-    struct item *items = pxs_calloc(batch_size, sizeof *items);
-    float *vecs = pxs_mallocarray(batch_size * engine->dim, sizeof(float));
-    size_t per_tensor = embedder_tensor_floats(engine->emb);
-    float *tensors = per_tensor ? pxs_mallocarray(batch_size * per_tensor, sizeof(float)) : NULL;
-    float *packed = per_tensor ? pxs_mallocarray(batch_size * engine->dim, sizeof(float)) : NULL;
-    if (!items || !vecs || (per_tensor && (!tensors || !packed))) {
-        rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
-        goto out;
+    struct pipeline p;
+    int rc = pipeline_init(&p, engine, opts, err);
+    if (rc == PXS_OK) rc = engine_refresh_index(engine, err);
+    if (rc != PXS_OK) {
+        pipeline_free(&p);
+        return rc;
     }
-    rc = engine_refresh_index(engine, err);
+    struct walk_job job = {&p, dir};
+    pthread_t walker, workers[MAX_WORKERS];
+    int n_workers = 0, walker_started = pthread_create(&walker, NULL, walker_main, &job) == 0;
+    if (!walker_started) {
+        pipeline_free(&p);
+        return pxs_errf(err, PXS_ENOMEM, "cannot start the walker thread");
+    }
+    for (int i = 0; i < worker_count(); i++)
+        if (pthread_create(&workers[n_workers], NULL, worker_main, &p) == 0) n_workers++;
+    if (n_workers == 0) rc = pxs_errf(err, PXS_ENOMEM, "cannot start worker threads");
+
     uint64_t done = 0;
-    for (size_t start = 0; rc == PXS_OK && !wr.canceled && start < list.count; start += batch_size) {
-        size_t n = list.count - start < batch_size ? list.count - start : batch_size;
-        memset(items, 0, n * sizeof *items);
-        for (size_t i = 0; i < n; i++) {
-            items[i].path = list.paths[start + i];
-            items[i].vec = vecs + i * engine->dim;
-            items[i].tensor = tensors ? tensors + i * per_tensor : NULL;
-        }
-        struct batch b = {engine, items, n, 0};
-        process_parallel(&b);
+    int canceled = 0;
+    while (rc == PXS_OK && !canceled) {
+        size_t n = wait_batch(&p);
+        if (n == 0) break;
+        struct batch b = {&p.items[p.released % p.cap], n};
         uint64_t generation = 0, next_id = 0;
-        if (tensors) rc = embed_batch(engine, items, n, tensors, packed, err);
+        /* Batches start at multiples of batch_size, so a batch's model
+         * inputs are contiguous in the ring. */
+        float *tensors = p.tensors ? p.tensors + (size_t)(p.released % p.cap) * p.per_tensor : NULL;
+        if (tensors) rc = embed_batch(engine, b.items, n, tensors, p.packed, err);
         if (rc == PXS_OK) rc = commit_batch(engine, &b, &generation, &next_id, err);
         if (rc == PXS_OK) rc = publish_batch(engine, &b, generation, next_id, err);
-        for (size_t i = 0; i < n; i++) {
-            struct item *it = &items[i];
-            pxs_free(it->thumb);
-            it->thumb = NULL;
-            if (rc != PXS_OK) continue; /* nothing of this batch is acknowledged */
-            struct pxs_ingest_event ev = {0};
-            ev.path = it->path;
-            ev.id = it->id;
-            ev.done = ++done;
-            ev.total = list.count;
-            switch (it->state) {
-            case ITEM_TO_ADD: ev.kind = PXS_INGEST_ADDED; summary->added++; break;
-            case ITEM_UNCHANGED: ev.kind = PXS_INGEST_UNCHANGED; summary->unchanged++; break;
-            case ITEM_DUPLICATE: ev.kind = PXS_INGEST_DUPLICATE; summary->duplicates++; break;
-            default:
-                ev.kind = PXS_INGEST_FAILED;
-                ev.code = it->code;
-                ev.reason = it->reason;
-                summary->failed++;
-                break;
-            }
-            if (opts->on_event && !wr.canceled && opts->on_event(&ev, opts->user)) wr.canceled = 1;
-        }
+        if (rc == PXS_OK) report_batch(&p, &b, &done, summary, &canceled);
+        release_batch(&p, n);
     }
-    if (rc == PXS_OK && wr.canceled) rc = pxs_errf(err, PXS_ECANCELED, "ingest cancelled");
-out:
-    pxs_free(items);
-    pxs_free(vecs);
-    pxs_free(tensors);
-    pxs_free(packed);
-    walk_list_free(&list);
+    stop_pipeline(&p);
+    pthread_join(walker, NULL);
+    for (int i = 0; i < n_workers; i++) pthread_join(workers[i], NULL);
+    summary->files = p.files;
+    if (rc == PXS_OK && p.walk_rc != PXS_OK) {
+        rc = p.walk_rc;
+        *err = p.walk_err;
+    }
+    if (rc == PXS_OK && canceled) rc = pxs_errf(err, PXS_ECANCELED, "ingest cancelled");
+    pipeline_free(&p);
     summary->seconds = pxs_now_seconds() - t0;
     return rc;
 }
