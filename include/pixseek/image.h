@@ -53,6 +53,11 @@ struct pxs_image_info {
     int width;       /* of the stored image after EXIF orientation */
     int height;
     int orientation; /* EXIF orientation tag 1..8 (1 if absent) */
+    /* EXIF fields, "" when absent (filled by pxs_image_decode and the
+     * pxs_image_to_tensor family; printable ASCII, trimmed). */
+    char exif_date[20];     /* DateTimeOriginal (else DateTime) as "YYYY-MM-DD HH:MM:SS" */
+    char camera_make[64];   /* Make, e.g. "Canon" */
+    char camera_model[64];  /* Model, e.g. "Canon EOS 5D" */
 };
 
 struct pxs_image_decode_opts {

@@ -54,7 +54,12 @@ long cli_parse_long(const char *opt, const char *text, long lo, long hi);
 /* Write s as a JSON string literal (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s);
 
+#define CLI_MAX_TAGS 64
+#define CLI_MAX_QUERIES 4096
+
 int cmd_index(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

@@ -18,7 +18,9 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  index DIR...      index every image under the folders (recursive, resumable)\n"
-    "  search IMAGE...   find the most similar indexed images\n"
+    "  search IMAGE...   find the most similar indexed images (--id ID: more like this)\n"
+    "  tag ID K=V...     set user tags on an indexed image (usable in --filter)\n"
+    "  show ID           an indexed image's fields, tags and original\n"
     "  serve             run the HTTP API and web UI\n"
     "  stats             show what the data directory holds\n"
     "  dups              list exact copies and near-duplicate groups\n"
@@ -143,7 +145,7 @@ int main(int argc, char **argv) {
         int (*fn)(int, char **);
     } commands[] = {
         {"index", cmd_index}, {"search", cmd_search}, {"serve", cmd_serve}, {"stats", cmd_stats},
-        {"embed", cmd_embed}, {"dups", cmd_dups}};
+        {"embed", cmd_embed}, {"dups", cmd_dups}, {"tag", cmd_tag}, {"show", cmd_show}};
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("pixseek %s (cpu: %s)\n", PIXSEEK_VERSION, pxs_cpu_describe());
         return EXIT_OK;

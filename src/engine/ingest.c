@@ -39,6 +39,8 @@ struct item {
     char reason[256];
     int64_t id;             /* assigned or existing id */
     int64_t replaced_id;    /* previous id of this path whose content changed, or 0 */
+    uint8_t replaced_hash[PXS_HASH_BYTES]; /* its content hash */
+    int replaced_blob;      /* its original was in the blob store */
     struct image_record rec;
     float *vec;             /* engine->dim floats */
     float *tensor;          /* model input (ONNX embedders), NULL for the built-in */
@@ -133,7 +135,7 @@ static int embed_batch(pxs_engine *e, struct item *items, size_t n, float *tenso
     return PXS_OK;
 }
 
-static void process_item(pxs_engine *e, struct item *it) {
+static void process_item(pxs_engine *e, int store_originals, struct item *it) {
     struct pxs_err err;
     pxs_err_clear(&err);
     struct stat st;
@@ -174,6 +176,10 @@ static void process_item(pxs_engine *e, struct item *it) {
         } else {
             struct pxs_image_info info;
             rc = prepare_item(e, data, len, it, &info, &err);
+            if (rc == PXS_OK && store_originals) {
+                rc = engine_blob_write(e, it->rec.hash, data, len, &err);
+                it->rec.flags |= RECORD_FLAG_BLOB;
+            }
             if (rc != PXS_OK) {
                 fail_item(it, rc, pxs_err_message(&err, rc));
             } else {
@@ -182,25 +188,32 @@ static void process_item(pxs_engine *e, struct item *it) {
                 it->rec.height = info.height;
                 snprintf(it->rec.format, sizeof it->rec.format, "%s",
                          pxs_image_format_name(info.format));
+                memcpy(it->rec.exif_date, info.exif_date, sizeof it->rec.exif_date);
+                memcpy(it->rec.camera_make, info.camera_make, sizeof it->rec.camera_make);
+                memcpy(it->rec.camera_model, info.camera_model, sizeof it->rec.camera_model);
             }
         }
     }
     pxs_free(data);
 }
 
-static int remove_image(pxs_store_txn *txn, int64_t id, struct pxs_err *err) {
+int engine_remove_image(pxs_store_txn *txn, int64_t id, uint8_t hash[PXS_HASH_BYTES],
+                        int *had_blob, struct pxs_err *err) {
     struct image_record old;
     int rc = record_load(txn, id, &old, err);
     if (rc != PXS_OK) return rc;
-    uint8_t key[8];
+    uint8_t key[8], pkey[PXS_HASH_BYTES];
     pxs_store_u64_key((uint64_t)id, key);
-    uint8_t hash[PXS_HASH_BYTES];
-    memcpy(hash, old.hash, sizeof hash);
-    rc = pxs_store_del(txn, TABLE_BY_HASH, hash, sizeof hash, err);
-    if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, TABLE_VECTORS, key, 8, err);
-    if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, TABLE_THUMBS, key, 8, err);
-    if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, TABLE_DESC, key, 8, err);
-    if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, TABLE_IMAGES, key, 8, err);
+    memcpy(hash, old.hash, PXS_HASH_BYTES);
+    *had_blob = (old.flags & RECORD_FLAG_BLOB) != 0;
+    pxs_hash128(old.path, old.path_len, pkey); /* = path_key of the NUL-terminated path */
+    int64_t path_id = 0;
+    rc = lookup_id(txn, TABLE_BY_PATH, pkey, &path_id, err);
+    if (rc == PXS_OK && path_id == id) rc = pxs_store_del(txn, TABLE_BY_PATH, pkey, sizeof pkey, err);
+    if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, TABLE_BY_HASH, hash, PXS_HASH_BYTES, err);
+    const char *tables[] = {TABLE_VECTORS, TABLE_THUMBS, TABLE_DESC, TABLE_TAGS, TABLE_IMAGES};
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+        if (rc == PXS_OK || rc == PXS_ENOTFOUND) rc = pxs_store_del(txn, tables[i], key, 8, err);
     return rc == PXS_ENOTFOUND ? PXS_OK : rc;
 }
 
@@ -240,8 +253,8 @@ static int write_copy(pxs_store_txn *txn, const struct item *it, struct pxs_buf 
 /* Write every ITEM_TO_ADD of the batch in one transaction and commit.
  * Re-checks the hash inside the write transaction: a duplicate may have
  * been committed by another writer, or appear twice in this batch. */
-static int commit_batch(pxs_engine *e, struct batch *b, uint64_t *generation, uint64_t *next_id_out,
-                        struct pxs_err *err) {
+static int commit_batch(pxs_engine *e, struct batch *b, const char *const *tags, size_t n_tags,
+                        uint64_t *generation, uint64_t *next_id_out, struct pxs_err *err) {
     pxs_store_txn *txn;
     int rc = pxs_store_begin(e->store, 1, &txn, err);
     if (rc != PXS_OK) return rc;
@@ -261,16 +274,22 @@ static int commit_batch(pxs_engine *e, struct batch *b, uint64_t *generation, ui
         }
         if (it->state == ITEM_DUPLICATE) {
             rc = write_copy(txn, it, &scratch, err);
+            if (rc == PXS_OK) rc = engine_tags_merge(txn, it->id, tags, n_tags, err);
             continue;
         }
+        if (it->state == ITEM_UNCHANGED) rc = engine_tags_merge(txn, it->id, tags, n_tags, err);
         if (it->state != ITEM_TO_ADD) continue;
+        it->id = (int64_t)next_id++;
         if (it->replaced_id) {
-            rc = remove_image(txn, it->replaced_id, err);
+            int had_blob = 0;
+            rc = engine_tags_move(txn, it->replaced_id, it->id, err);
+            if (rc == PXS_OK) rc = engine_remove_image(txn, it->replaced_id, it->replaced_hash, &had_blob, err);
             if (rc != PXS_OK) break;
+            it->replaced_blob = had_blob;
             removed = 1;
         }
-        it->id = (int64_t)next_id++;
         rc = write_image(txn, it, e->dim, e->desc_index != NULL, &scratch, err);
+        if (rc == PXS_OK) rc = engine_tags_merge(txn, it->id, tags, n_tags, err);
         wrote = 1;
     }
     pxs_buf_free(&scratch);
@@ -419,7 +438,7 @@ static void *worker_main(void *arg) {
         size_t s = (size_t)(p->claimed++ % p->cap);
         p->state[s] = SLOT_CLAIMED;
         pthread_mutex_unlock(&p->mu);
-        process_item(p->engine, &p->items[s]);
+        process_item(p->engine, p->opts->store_originals, &p->items[s]);
         pthread_mutex_lock(&p->mu);
         p->state[s] = SLOT_READY;
         pthread_cond_broadcast(&p->cv_ready);
@@ -558,8 +577,10 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
     if (engine->read_only) return pxs_errf(err, PXS_EPERM, "engine was opened read-only");
     double t0 = pxs_now_seconds();
 
+    int rc = pxs_engine_check_tags(opts->tags, opts->n_tags, err);
+    if (rc != PXS_OK) return rc;
     struct pipeline p;
-    int rc = pipeline_init(&p, engine, opts, err);
+    rc = pipeline_init(&p, engine, opts, err);
     if (rc == PXS_OK) rc = engine_refresh_index(engine, err);
     if (rc != PXS_OK) {
         pipeline_free(&p);
@@ -587,7 +608,10 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
          * inputs are contiguous in the ring. */
         float *tensors = p.tensors ? p.tensors + (size_t)(p.released % p.cap) * p.per_tensor : NULL;
         if (tensors) rc = embed_batch(engine, b.items, n, tensors, p.packed, err);
-        if (rc == PXS_OK) rc = commit_batch(engine, &b, &generation, &next_id, err);
+        if (rc == PXS_OK) rc = commit_batch(engine, &b, opts->tags, opts->n_tags, &generation, &next_id, err);
+        for (size_t i = 0; rc == PXS_OK && i < n; i++) /* durable now: drop replaced blobs */
+            if (b.items[i].state == ITEM_TO_ADD && b.items[i].replaced_blob)
+                engine_blob_remove(engine, b.items[i].replaced_hash);
         if (rc == PXS_OK) rc = publish_batch(engine, &b, generation, next_id, err);
         if (rc == PXS_OK) report_batch(&p, &b, &done, summary, &canceled);
         release_batch(&p, n);

@@ -530,11 +530,7 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
     if (preview) preview->width = preview->height = 0, preview->pixels = NULL;
     if (preview && (preview_side < 1 || preview_side > PP_MAX_SIDE))
         return pxs_errf(err, PXS_EINVAL, "preview side %d is not in 1..%d", preview_side, PP_MAX_SIDE);
-    if (info) {
-        info->format = PXS_IMAGE_UNKNOWN;
-        info->width = info->height = 0;
-        info->orientation = 1;
-    }
+    pxs__image_info_clear(info);
     int rc = pxs_preprocess_validate(pp, err);
     if (rc != PXS_OK) return rc;
     if (!out) return pxs_errf(err, PXS_EINVAL, "pxs_image_to_tensor: out is NULL");
@@ -555,6 +551,7 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
         return pxs__image_vips_fail(err, PXS_ECORRUPT, what);
     }
     int w, h, orientation;
+    pxs__image_read_exif(hdr, info);
     rc = pxs__image_header_check(hdr, fmt, max_pixels, &w, &h, &orientation, err);
     if (rc != PXS_OK) return rc;
     const int swap = orientation >= 5;
