@@ -68,17 +68,7 @@ PXS_TEST(record_v2_roundtrip_and_v1_compat) {
     CHECK_STR(out, "NIKON CORPORATION D750");
 }
 
-static const char *corel(int i) {
-    static char path[4][512];
-    static int slot;
-    char rel[64];
-    snprintf(rel, sizeof rel, "data/corel1k_wang/images/%d.jpg", i);
-    const char *p = pxs_test_shared(rel);
-    if (!p) return NULL;
-    slot = (slot + 1) % 4;
-    snprintf(path[slot], sizeof path[slot], "%s", p);
-    return path[slot];
-}
+#define corel pxs_test_corel
 
 static uint64_t max_total;
 static int count_events(const struct pxs_ingest_event *ev, void *user) {
