@@ -6,8 +6,13 @@
  * the HTTP server see only this header and core.h.
  *
  * Data directory layout:
- *   <data>/store/      LMDB environment (the store of record; see engine.c
- *                      for the tables and their record formats)
+ *   <data>/store/      LMDB environment (the store of record; see record.c
+ *                      for the tables and their record formats) of the
+ *                      "default" image collection
+ *   <data>/blobs/      originals kept with --store-originals (see blob.c)
+ *   <data>/collections/<NAME>/store/, .../blobs/
+ *                      other named image collections, each with its own
+ *                      model and preprocessing (remembered in its store)
  * The in-memory index is rebuilt from the store when the engine opens and
  * refreshed before each search if another process (pixseek index) added
  * images meanwhile.
@@ -34,12 +39,38 @@ struct pxs_engine_opts {
     const char *model_config; /* model description JSON; NULL = MODEL.json beside the
                                  model, then $PIXSEEK_MODELS/<model file name>.json */
     int threads;              /* inference threads; 0 = number of CPUs */
+    /* -- added with image collections (keep new fields at the end) -- */
+    const char *collection;   /* image collection name: NULL or "default" = the data
+                                 directory itself (<data>/store, as before collections);
+                                 NAME = <data>/collections/NAME/ (own store, blobs, model) */
 };
 
 int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out,
                     struct pxs_err *err) PXS_MUST_CHECK;
 /* NULL is a no-op. */
 void pxs_engine_close(pxs_engine *engine);
+
+/* ---- image collections -------------------------------------------------- */
+
+#define PXS_COLLECTION_DEFAULT "default"
+#define PXS_COLLECTION_NAME_MAX 64
+
+struct pxs_collection_info {
+    char name[PXS_COLLECTION_NAME_MAX + 1];
+    uint64_t images;
+    size_t dim;
+    char embedder[128];    /* e.g. "onnx:mobilenet_v2_embed:..." */
+    char model_path[4096]; /* "" for the built-in descriptor */
+    char metric[16];
+};
+
+/* PXS_OK if name can name a collection: 1..64 of [A-Za-z0-9_.-], not
+ * starting with '.' or '-'. */
+int pxs_collection_name_check(const char *name, struct pxs_err *err) PXS_MUST_CHECK;
+/* The image collections of a data directory (default first, then by name),
+ * read without loading models. *out: caller frees with pxs_free. */
+int pxs_engine_list_collections(const char *data_dir, struct pxs_collection_info **out,
+                                size_t *n, struct pxs_err *err) PXS_MUST_CHECK;
 
 /* ---- embedders ---------------------------------------------------------- */
 

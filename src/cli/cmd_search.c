@@ -198,21 +198,10 @@ static const char stats_help[] =
     "Show the number of indexed images, the embedder and the index in use.\n";
 
 int cmd_stats(int argc, char **argv) {
-    static const struct option long_opts[] = {{"data", required_argument, 0, 'd'},
-                                              {"json", no_argument, 0, 'j'},
-                                              {"help", no_argument, 0, 'h'},
-                                              {0, 0, 0, 0}};
-    const char *data_dir = cli_default_data_dir();
-    int json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': data_dir = optarg; break;
-        case 'j': json = 1; break;
-        case 'h': fputs(stats_help, stdout); return EXIT_OK;
-        default: fputs(stats_help, stderr); return EXIT_USAGE;
-        }
-    }
+    const char *data_dir;
+    int json;
+    int status = cli_data_json_options(argc, argv, stats_help, &data_dir, &json);
+    if (status >= 0) return status;
     pxs_engine *engine = cli_open_engine(data_dir, 1, NULL);
     if (!engine) return EXIT_FAILURE_FATAL;
     struct pxs_err err;

@@ -1,7 +1,8 @@
 /*
- * cmd_tag.c — `pixseek tag ID KEY=VALUE...` (set or remove user tags of an
- * indexed image) and `pixseek show ID` (an image's fields and tags, and
- * optionally its original bytes).
+ * cmd_tag.c — per-image and per-collection commands: `pixseek tag ID
+ * KEY=VALUE...` (set or remove user tags of an indexed image), `pixseek show
+ * ID` (an image's fields and tags, and optionally its original bytes) and
+ * `pixseek collections` (the image collections of a data directory).
  */
 #include "cli.h"
 
@@ -136,5 +137,51 @@ int cmd_show(int argc, char **argv) {
                meta.original_stored ? "stored in the blob store" : "referenced by path", tags);
     }
     pxs_free(tags);
+    return EXIT_OK;
+}
+
+static const char collections_help[] =
+    "usage: pixseek collections [--data DIR] [--json]\n"
+    "\n"
+    "List the image collections of the data directory with their image counts\n"
+    "and models. Use one with --collection NAME on index, search, dups, serve,\n"
+    "stats, tag and show; indexing into a new NAME creates it (with the model\n"
+    "given by --model, else the built-in descriptor).\n";
+
+int cmd_collections(int argc, char **argv) {
+    const char *data_dir;
+    int json;
+    int status = cli_data_json_options(argc, argv, collections_help, &data_dir, &json);
+    if (status >= 0) return status;
+    struct pxs_err err;
+    pxs_err_clear(&err);
+    struct pxs_collection_info *list;
+    size_t n;
+    int rc = pxs_engine_list_collections(data_dir, &list, &n, &err);
+    if (rc != PXS_OK) {
+        cli_error("%s: %s", data_dir, pxs_err_message(&err, rc));
+        return EXIT_FAILURE_FATAL;
+    }
+    if (!json) printf("%-20s %10s  %-6s %s\n", "COLLECTION", "IMAGES", "DIM", "MODEL");
+    for (size_t i = 0; i < n; i++) {
+        const struct pxs_collection_info *ci = &list[i];
+        if (json) {
+            printf("{\"collection\":");
+            cli_json_string(stdout, ci->name);
+            printf(",\"images\":%llu,\"dim\":%zu,\"metric\":", (unsigned long long)ci->images,
+                   ci->dim);
+            cli_json_string(stdout, ci->metric);
+            printf(",\"embedder\":");
+            cli_json_string(stdout, ci->embedder);
+            printf(",\"model\":");
+            cli_json_string(stdout, ci->model_path);
+            printf("}\n");
+        } else {
+            printf("%-20s %10llu  %-6zu %s\n", ci->name, (unsigned long long)ci->images, ci->dim,
+                   ci->model_path[0] ? ci->model_path : ci->embedder);
+        }
+    }
+    if (!json && n == 0) printf("(no collections yet: run pixseek index)\n");
+    pxs_free(list);
     return EXIT_OK;
 }

@@ -11,7 +11,9 @@
  */
 #include "engine_int.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -132,9 +134,15 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
         return pxs_errf(err, PXS_EINVAL, "no data directory given");
     int rc = pxs_image_global_init(err);
     if (rc != PXS_OK) return rc;
+    const char *coll = opts->collection;
+    if (coll && strcmp(coll, PXS_COLLECTION_DEFAULT) == 0) coll = NULL;
+    if (coll && (rc = pxs_collection_name_check(coll, err)) != PXS_OK) return rc;
     pxs_engine *e = pxs_calloc(1, sizeof *e);
     if (!e) return pxs_errf(err, PXS_ENOMEM, "out of memory");
-    if (snprintf(e->data_dir, sizeof e->data_dir, "%s", opts->data_dir) >= (int)sizeof e->data_dir) {
+    /* A named collection is a data directory of its own under collections/. */
+    int n = coll ? snprintf(e->data_dir, sizeof e->data_dir, "%s/collections/%s", opts->data_dir, coll)
+                 : snprintf(e->data_dir, sizeof e->data_dir, "%s", opts->data_dir);
+    if (n < 0 || n >= (int)sizeof e->data_dir) {
         pxs_free(e);
         return pxs_errf(err, PXS_EINVAL, "data directory path too long");
     }
@@ -553,5 +561,103 @@ int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out, struct px
     pthread_rwlock_rdlock(&engine->index_lock);
     out->index_bytes = pxs_index_memory(engine->index);
     pthread_rwlock_unlock(&engine->index_lock);
+    return PXS_OK;
+}
+
+/* ---- image collections ---- */
+
+int pxs_collection_name_check(const char *name, struct pxs_err *err) {
+    size_t n = name ? strlen(name) : 0;
+    int ok = n >= 1 && n <= PXS_COLLECTION_NAME_MAX && name[0] != '.' && name[0] != '-';
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = name[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || c == '.';
+    }
+    if (ok) return PXS_OK;
+    return pxs_errf(err, PXS_EINVAL,
+                    "collection name \"%s\" must be 1 to %d letters, digits, '_', '-' or '.' "
+                    "(not starting with '.' or '-')",
+                    name ? name : "", PXS_COLLECTION_NAME_MAX);
+}
+
+/* Describe the collection whose store is root/store; found = 0 if none. */
+static int describe_collection(const char *root, const char *name, struct pxs_collection_info *ci,
+                               int *found, struct pxs_err *err) {
+    char store_dir[4600];
+    struct stat st;
+    *found = 0;
+    snprintf(store_dir, sizeof store_dir, "%s/store", root);
+    if (stat(store_dir, &st) != 0 || !S_ISDIR(st.st_mode)) return PXS_OK;
+    memset(ci, 0, sizeof *ci);
+    snprintf(ci->name, sizeof ci->name, "%s", name);
+    pxs_store *store;
+    struct pxs_store_opts so = {.read_only = 1};
+    int rc = pxs_store_open(store_dir, &so, &store, err);
+    if (rc != PXS_OK) return rc;
+    pxs_store_txn *txn;
+    rc = pxs_store_begin(store, 0, &txn, err);
+    if (rc == PXS_OK) {
+        uint64_t dim = 0;
+        int r = meta_get_str(txn, "embedder", ci->embedder, sizeof ci->embedder, err);
+        if (r == PXS_OK) r = meta_get_str(txn, "metric", ci->metric, sizeof ci->metric, err);
+        if (r == PXS_OK) r = meta_get_u64(txn, "dim", &dim, err);
+        if (r == PXS_OK) {
+            r = meta_get_str(txn, "model_path", ci->model_path, sizeof ci->model_path, err);
+            if (r == PXS_ENOTFOUND) r = PXS_OK;
+        }
+        if (r == PXS_OK) r = pxs_store_count(txn, TABLE_IMAGES, &ci->images, err);
+        ci->dim = (size_t)dim;
+        if (r == PXS_OK) *found = 1;
+        else if (r != PXS_ENOTFOUND) rc = r; /* a store never initialised is skipped */
+        pxs_store_abort(txn);
+    }
+    pxs_store_close(store);
+    return rc;
+}
+
+static int by_collection_name(const void *a, const void *b) {
+    return strcmp(((const struct pxs_collection_info *)a)->name,
+                  ((const struct pxs_collection_info *)b)->name);
+}
+
+int pxs_engine_list_collections(const char *data_dir, struct pxs_collection_info **out,
+                                size_t *n, struct pxs_err *err) {
+    *out = NULL;
+    *n = 0;
+    size_t cap = 8, count = 0;
+    struct pxs_collection_info *list = pxs_calloc(cap, sizeof *list);
+    if (!list) return pxs_errf(err, PXS_ENOMEM, "out of memory");
+    int found = 0;
+    int rc = describe_collection(data_dir, PXS_COLLECTION_DEFAULT, &list[0], &found, err);
+    if (rc == PXS_OK && found) count++;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/collections", data_dir);
+    DIR *d = rc == PXS_OK ? opendir(dir) : NULL;
+    size_t first_named = count;
+    for (struct dirent *de; d && rc == PXS_OK && (de = readdir(d)) != NULL;) {
+        if (pxs_collection_name_check(de->d_name, NULL) != PXS_OK) continue;
+        if (count == cap) {
+            struct pxs_collection_info *p = pxs_realloc(list, 2 * cap * sizeof *p);
+            if (!p) {
+                rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
+                break;
+            }
+            list = p;
+            cap *= 2;
+        }
+        char root[4200 + 260];
+        snprintf(root, sizeof root, "%s/%s", dir, de->d_name);
+        rc = describe_collection(root, de->d_name, &list[count], &found, err);
+        if (rc == PXS_OK && found) count++;
+    }
+    if (d) closedir(d);
+    if (rc != PXS_OK) {
+        pxs_free(list);
+        return rc;
+    }
+    qsort(list + first_named, count - first_named, sizeof *list, by_collection_name);
+    *out = list;
+    *n = count;
     return PXS_OK;
 }

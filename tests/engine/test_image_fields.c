@@ -218,3 +218,55 @@ PXS_TEST(engine_fields_filters_paging_prune_blobs) {
     CHECK_EQ_INT(n, 4);
     pxs_engine_close(e);
 }
+
+PXS_TEST(engine_image_collections) {
+    SKIP_IF(!corel(0), "../shared not found");
+    const char *tmp = pxs_test_tmpdir();
+    char photos[600], data[600];
+    snprintf(photos, sizeof photos, "%s/photos", tmp);
+    snprintf(data, sizeof data, "%s/data", tmp);
+    CHECK_EQ_INT(pxs_test_system("mkdir -p %s && cp %s %s/a.jpg && cp %s %s/b.jpg", photos,
+                                 corel(0), photos, corel(1), photos),
+                 0);
+    struct pxs_err err = {0};
+    struct pxs_collection_info *list;
+    size_t n;
+    CHECK_OK(pxs_engine_list_collections(data, &list, &n, &err), &err); /* nothing yet */
+    CHECK_EQ_INT(n, 0);
+    pxs_free(list);
+    /* "default" is the data directory itself; "trips" lives under collections/. */
+    const char *names[] = {NULL, "trips", "default"};
+    uint64_t want_images[] = {2, 1, 2};
+    for (int i = 0; i < 3; i++) {
+        struct pxs_engine_opts eo = {.data_dir = data, .collection = names[i]};
+        pxs_engine *e;
+        CHECK_OK(pxs_engine_open(&eo, &e, &err), &err);
+        char one[700];
+        snprintf(one, sizeof one, "%s/a.jpg", photos);
+        int rc = i == 2 ? PXS_OK : pxs_engine_ingest(e, i == 0 ? photos : one, NULL, NULL, &err);
+        struct pxs_engine_stats st;
+        if (rc == PXS_OK) rc = pxs_engine_stats(e, &st, &err);
+        pxs_engine_close(e);
+        CHECK_OK(rc, &err);
+        CHECK_EQ_INT(st.images, want_images[i]);
+    }
+    CHECK_EQ_INT(pxs_test_system("test -d %s/store && test -d %s/collections/trips/store", data, data), 0);
+    CHECK_OK(pxs_engine_list_collections(data, &list, &n, &err), &err);
+    int ok = n == 2 && strcmp(list[0].name, "default") == 0 && list[0].images == 2 &&
+             strcmp(list[1].name, "trips") == 0 && list[1].images == 1 &&
+             strcmp(list[1].embedder, PXS_IMAGE_DESCRIPTOR_NAME) == 0 && list[1].dim == 256;
+    pxs_free(list);
+    CHECK_MSG(ok, "collection list");
+    const char *bad[] = {"", "../x", ".hidden", "-x", "a/b", "a b"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct pxs_engine_opts eo = {.data_dir = data, .collection = bad[i]};
+        pxs_engine *e = NULL;
+        pxs_err_clear(&err);
+        CHECK_EQ_INT(pxs_engine_open(&eo, &e, &err), PXS_EINVAL);
+        CHECK(e == NULL);
+    }
+    struct pxs_engine_opts ro = {.data_dir = data, .collection = "missing", .read_only = 1};
+    pxs_engine *e = NULL;
+    pxs_err_clear(&err);
+    CHECK_EQ_INT(pxs_engine_open(&ro, &e, &err), PXS_ENOTFOUND);
+}

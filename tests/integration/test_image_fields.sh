@@ -76,3 +76,14 @@ cp "$src/901.jpg" "$dir/p2.jpg"                        # modified
 [[ $("$PXS_BIN" stats --json --data "$data" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["images"])') == 7 ]] \
   || fail "image count after prune"
 pass "blob-store originals, --prune, add/modify/delete"
+
+# Image collections: a second collection with its own store, listed with counts.
+"$PXS_BIN" index --quiet --data "$data" --collection trips "$src/10.jpg" 2>/dev/null || fail "index --collection"
+"$PXS_BIN" collections --json --data "$data" >"$WORK/coll.jsonl" || fail "collections"
+[[ $(json_eval "$WORK/coll.jsonl" "[(r['collection'], r['images']) for r in rows]") == "[('default', 7), ('trips', 1)]" ]] \
+  || fail "collections: $(cat "$WORK/coll.jsonl")"
+out=$("$PXS_BIN" search --json --data "$data" --collection trips -k 5 "$src/0.jpg")
+[[ $(echo "$out" | "$PY" -c 'import json,sys; print([x["path"].rsplit("/",1)[1] for x in json.load(sys.stdin)["results"]])') == "['10.jpg']" ]] \
+  || fail "search --collection: $out"
+"$PXS_BIN" search --data "$data" --collection ../etc "$src/0.jpg" 2>/dev/null; [[ $? -eq 2 ]] || fail "bad collection name accepted"
+pass "collections"
