@@ -87,7 +87,7 @@ static int walk_dir(struct walker *w, const char *dir, int depth, struct pxs_err
         n++;
     }
     closedir(d);
-    if (rc == PXS_OK) qsort(names, n, sizeof *names, by_name);
+    if (rc == PXS_OK && n > 1) qsort(names, n, sizeof *names, by_name); /* names is NULL when empty */
 
     char path[PATH_MAX];
     for (size_t i = 0; i < n && rc == PXS_OK; i++) {
