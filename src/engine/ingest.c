@@ -426,6 +426,9 @@ static void *worker_main(void *arg) {
     struct pipeline *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
+        /* Walk errors are ready without a worker, so the committer may have
+         * released slots this counter has not passed yet. */
+        if (p->claimed < p->released) p->claimed = p->released;
         while (!p->stop && p->claimed < p->walked &&
                p->state[p->claimed % p->cap] != SLOT_WALKED)
             p->claimed++; /* walk errors are ready already */
