@@ -115,9 +115,12 @@ int engine_tags_merge(pxs_store_txn *txn, int64_t id, const char *const *kv, siz
                       struct pxs_err *err);
 /* Give image to the tags of image from (none is fine). */
 int engine_tags_move(pxs_store_txn *txn, int64_t from, int64_t to, struct pxs_err *err);
-/* Durably store the original bytes under their content hash. */
+/* Store the original bytes under their content hash (not yet durable). */
 int engine_blob_write(pxs_engine *e, const uint8_t hash[PXS_HASH_BYTES], const void *data,
                       size_t len, struct pxs_err *err);
+/* Make every blob written so far durable (one syncfs of the blob store's
+ * file system); call before committing records that point to them. */
+int engine_blob_sync(pxs_engine *e, struct pxs_err *err);
 /* Delete a blob (after the commit that dropped its record); logs failures. */
 void engine_blob_remove(pxs_engine *e, const uint8_t hash[PXS_HASH_BYTES]);
 /* Remove image id from every table in txn (record, vector, descriptor,

@@ -611,6 +611,9 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
          * inputs are contiguous in the ring. */
         float *tensors = p.tensors ? p.tensors + (size_t)(p.released % p.cap) * p.per_tensor : NULL;
         if (tensors) rc = embed_batch(engine, b.items, n, tensors, p.packed, err);
+        int blobs = 0;
+        for (size_t i = 0; i < n; i++) blobs |= b.items[i].state == ITEM_TO_ADD && (b.items[i].rec.flags & RECORD_FLAG_BLOB);
+        if (rc == PXS_OK && blobs) rc = engine_blob_sync(engine, err); /* before the records */
         if (rc == PXS_OK) rc = commit_batch(engine, &b, opts->tags, opts->n_tags, &generation, &next_id, err);
         for (size_t i = 0; rc == PXS_OK && i < n; i++) /* durable now: drop replaced blobs */
             if (b.items[i].state == ITEM_TO_ADD && b.items[i].replaced_blob)
