@@ -5,7 +5,7 @@
  * Layout: <data>/blobs/<h0h1>/<32 hex digits of the content hash>, where
  * h0h1 are the hash's first two hex digits (256 prefix directories keep
  * directories small). A blob is the file's bytes, unchanged. Workers write
- * it to a unique temporary name in its directory and rename it into place;
+ * it to a unique temporary name beside it and rename it into place;
  * before the batch's transaction commits, the committer makes every blob of
  * the batch durable with one syncfs (data, inodes and the renames) instead
  * of two fsyncs per file. So a committed record (flag RECORD_FLAG_BLOB,
@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,37 +31,6 @@ static int blob_path(const pxs_engine *e, const uint8_t hash[PXS_HASH_BYTES], ch
     return n < 0 || (size_t)n >= cap ? PXS_ELIMIT : PXS_OK;
 }
 
-/* Write data to a unique temporary name in dir and rename it to path.
- * Not synced: the committer calls engine_blob_sync once per batch. */
-static int write_renamed(const char *dir, const char *path, const void *data, size_t len,
-                         struct pxs_err *err) {
-    static _Atomic unsigned long counter;
-    char tmp[4400];
-    snprintf(tmp, sizeof tmp, "%s/.tmp.%ld.%lu", dir, (long)getpid(),
-             (unsigned long)atomic_fetch_add(&counter, 1));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return pxs_errf_sys(err, PXS_EIO, errno, "cannot create %s", tmp);
-    const char *p = data;
-    for (size_t left = len; left > 0;) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return pxs_errf_sys(err, PXS_EIO, e, "cannot write %s", tmp);
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return pxs_errf_sys(err, PXS_EIO, e, "cannot store %s", path);
-    }
-    return PXS_OK;
-}
-
 int engine_blob_write(pxs_engine *e, const uint8_t hash[PXS_HASH_BYTES], const void *data,
                       size_t len, struct pxs_err *err) {
     char dir[4200], path[4300];
@@ -75,7 +43,7 @@ int engine_blob_write(pxs_engine *e, const uint8_t hash[PXS_HASH_BYTES], const v
         return PXS_OK;
     }
     int rc = pxs_mkdirs(dir, err);
-    if (rc == PXS_OK) rc = write_renamed(dir, path, data, len, err);
+    if (rc == PXS_OK) rc = pxs_file_write_replace(path, data, len, err); /* synced per batch */
     return rc;
 }
 
