@@ -16,14 +16,17 @@
  *                   reported only after the commit, so an acknowledged image
  *                   survives kill -9.
  * The workers keep preparing the next batches while the model runs on
- * this one (decode and inference overlap).
+ * this one (decode and inference overlap). With --store-originals the
+ * workers also write each new file's blob (blob.c), made durable by one
+ * syncfs before the batch's records commit. Tags given to the run are
+ * merged into every image it adds or finds (tags.c).
  * Re-running skips files whose content is already indexed (content hash);
- * a path whose content changed is re-embedded and its old entry removed.
+ * a path whose content changed is re-embedded, inherits the old entry's
+ * tags, and the old entry is removed.
  */
 #include "engine_int.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -612,7 +615,8 @@ int pxs_engine_ingest(pxs_engine *engine, const char *dir, const struct pxs_inge
         float *tensors = p.tensors ? p.tensors + (size_t)(p.released % p.cap) * p.per_tensor : NULL;
         if (tensors) rc = embed_batch(engine, b.items, n, tensors, p.packed, err);
         int blobs = 0;
-        for (size_t i = 0; i < n; i++) blobs |= b.items[i].state == ITEM_TO_ADD && (b.items[i].rec.flags & RECORD_FLAG_BLOB);
+        for (size_t i = 0; i < n; i++)
+            blobs |= b.items[i].state == ITEM_TO_ADD && (b.items[i].rec.flags & RECORD_FLAG_BLOB);
         if (rc == PXS_OK && blobs) rc = engine_blob_sync(engine, err); /* before the records */
         if (rc == PXS_OK) rc = commit_batch(engine, &b, opts->tags, opts->n_tags, &generation, &next_id, err);
         for (size_t i = 0; rc == PXS_OK && i < n; i++) /* durable now: drop replaced blobs */
