@@ -70,10 +70,11 @@ PXS_TEST(record_v2_roundtrip_and_v1_compat) {
 
 #define corel pxs_test_corel
 
-static uint64_t max_total;
+static uint64_t max_total, first_total;
 static int count_events(const struct pxs_ingest_event *ev, void *user) {
     (void)user;
     if (ev->total > max_total) max_total = ev->total;
+    if (!first_total) first_total = ev->total;
     return 0;
 }
 
@@ -269,4 +270,33 @@ PXS_TEST(engine_image_collections) {
     pxs_engine *e = NULL;
     pxs_err_clear(&err);
     CHECK_EQ_INT(pxs_engine_open(&ro, &e, &err), PXS_ENOTFOUND);
+}
+
+/* The walk streams: with a ring of 3 batches of 2, the walker is at most a
+ * few files ahead when the first outcome is reported, so the first event's
+ * "found so far" total is far below the folder's 60 files. */
+PXS_TEST(engine_ingest_walk_streams) {
+    SKIP_IF(!corel(0), "../shared not found");
+    const char *tmp = pxs_test_tmpdir();
+    char photos[600], data[600];
+    snprintf(photos, sizeof photos, "%s/photos", tmp);
+    snprintf(data, sizeof data, "%s/data", tmp);
+    CHECK_EQ_INT(pxs_test_system("mkdir -p %s && for i in $(seq 10 69); do cp %s %s/$i.jpg; done",
+                                 photos, corel(0), photos),
+                 0);
+    struct pxs_err err = {0};
+    struct pxs_engine_opts eo = {.data_dir = data};
+    pxs_engine *e;
+    CHECK_OK(pxs_engine_open(&eo, &e, &err), &err);
+    struct pxs_ingest_opts io = {.on_event = count_events, .batch_size = 2};
+    struct pxs_ingest_summary sum;
+    max_total = first_total = 0;
+    int rc = pxs_engine_ingest(e, photos, &io, &sum, &err);
+    pxs_engine_close(e);
+    CHECK_OK(rc, &err);
+    CHECK_EQ_INT(sum.files, 60);
+    CHECK_EQ_INT(sum.added + sum.duplicates, 60);
+    CHECK_EQ_INT(max_total, 60);
+    CHECK_MSG(first_total >= 1 && first_total <= 3 * 2 + 2, "first event saw %llu files found",
+              (unsigned long long)first_total);
 }
