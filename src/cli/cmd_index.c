@@ -5,9 +5,11 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char index_help[] =
@@ -29,7 +31,8 @@ static const char index_help[] =
     "                      (content-addressed, <data>/blobs/), so they stay available\n"
     "                      when the originals move or disappear\n"
     "  --prune             first forget indexed images under each DIR whose files are\n"
-    "                      gone (records, vectors, thumbnails, tags, blobs)\n"
+    "                      gone (records, vectors, thumbnails, tags, blobs); a DIR\n"
+    "                      that no longer exists is only pruned\n"
     CLI_MODEL_HELP
     "  -h, --help          this help\n"
     "\n"
@@ -230,6 +233,14 @@ int cmd_index(int argc, char **argv) {
                 break;
             }
             pruned += ps.removed;
+            struct stat st;
+            if (stat(argv[i], &st) != 0 && errno == ENOENT) {
+                /* The whole folder is gone: pruning it was the job. */
+                if (!prog.quiet && !prog.json)
+                    fprintf(stderr, "%s no longer exists: pruned %llu image(s) under it\n",
+                            argv[i], (unsigned long long)ps.removed);
+                continue;
+            }
         }
         struct pxs_ingest_summary s;
         prog.t0 = pxs_now_seconds();

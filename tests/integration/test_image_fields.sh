@@ -87,3 +87,11 @@ out=$("$PXS_BIN" search --json --data "$data" --collection trips -k 5 "$src/0.jp
   || fail "search --collection: $out"
 "$PXS_BIN" search --data "$data" --collection ../etc "$src/0.jpg" 2>/dev/null; [[ $? -eq 2 ]] || fail "bad collection name accepted"
 pass "collections"
+
+# A folder deleted as a whole: --prune forgets its images and is not an error.
+mkdir -p "$WORK/gone" && cp "$src/77.jpg" "$WORK/gone/"
+"$PXS_BIN" index --quiet --data "$data" "$WORK/gone" 2>/dev/null || fail "index gone/"
+rm -rf "$WORK/gone"
+"$PXS_BIN" index --json --prune --data "$data" "$WORK/gone" >"$WORK/gone.jsonl" 2>/dev/null || fail "prune of a deleted folder failed"
+[[ $(json_eval "$WORK/gone.jsonl" "[r['event'] for r in rows]") == "['pruned', 'summary']" ]] || fail "gone: $(cat "$WORK/gone.jsonl")"
+pass "--prune of a deleted folder"
