@@ -8,7 +8,9 @@
 # The replica ingests through its own POST /img/load (modes single and
 # batched); pixseek through `pixseek index` with MobileNetV2. Ends with one
 # summary line per image set: pixseek img/s, the best Python mode's img/s,
-# ratio. Command: bench/ingest.sh [PIXSEEK_BIN]   (about 5-10 minutes)
+# ratio; and, because the machine is often shared, the CPU seconds each
+# spent per image (user + system, less sensitive to other load than wall
+# time) and that ratio. Command: bench/ingest.sh [PIXSEEK_BIN]   (about 5-10 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -43,19 +45,23 @@ if [[ $(ls "$large" 2>/dev/null | wc -l) -ne $LARGE_N ]]; then
 fi
 sets=("corel1k:$shared/data/corel1k_wang/images" "large:$large")
 
-declare -A rate rss
+declare -A rate rss cpu
+TICKS=$(getconf CLK_TCK)
+proc_cpu() { awk -v t="$TICKS" '{print ($14 + $15) / t}' "/proc/$1/stat"; } # utime + stime, seconds
 run_pixseek() { # name dir
   local data=$work/pixseek-$1
   rm -rf "$data"
   local t0 t1
   t0=$(date +%s.%N)
-  /usr/bin/time -f "%M" -o "$work/rss.txt" "$bin" index --quiet --data "$data" \
+  /usr/bin/time -f "%M %U %S" -o "$work/rss.txt" "$bin" index --quiet --data "$data" \
     --model "$shared/models/mobilenet_v2_embed.onnx" --model-config "$root/models/mobilenet_v2_embed.onnx.json" "$2" 2>/dev/null
   t1=$(date +%s.%N)
   local n
   n=$(find "$2" -type f | wc -l)
   rate[pixseek,$1]=$("$PY" -c "print(f'{$n / ($t1 - $t0):.1f}')")
-  rss[pixseek,$1]=$(( $(tail -n 1 "$work/rss.txt") / 1024 ))
+  read -r kb user sys < <(tail -n 1 "$work/rss.txt")
+  rss[pixseek,$1]=$(( kb / 1024 ))
+  cpu[pixseek,$1]=$("$PY" -c "print(f'{1000 * ($user + $sys) / $n:.1f}')")
 }
 
 run_replica() { # mode name dir
@@ -64,6 +70,7 @@ run_replica() { # mode name dir
   (cd "$replica" && exec $PY server.py --port $PORT --data-dir "$data" --mode "$1" --threads 2) >"$work/replica.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/progress" >/dev/null 2>&1 && break; sleep 0.2; done
+  local cpu0; cpu0=$(proc_cpu "$pid")
   curl -sf -X POST -H 'Content-Type: application/json' -d "{\"Table\":\"b\",\"File\":\"$3\"}" \
     "http://127.0.0.1:$PORT/img/load" >/dev/null
   local peak=0 status
@@ -76,23 +83,28 @@ run_replica() { # mode name dir
   done
   rate[$1,$2]=$("$PY" -c "import json,sys; s=json.loads(sys.argv[1]); print(f\"{s['inserted'] / s['elapsed_s']:.1f}\")" "$status")
   rss[$1,$2]=$((peak / 1024))
+  cpu[$1,$2]=$("$PY" -c "import json,sys; s=json.loads(sys.argv[1]); print(f\"{1000 * ($(proc_cpu "$pid") - $cpu0) / s['inserted']:.1f}\")" "$status")
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 
 for s in "${sets[@]}"; do
   name=${s%%:*}; dir=${s#*:}
   echo "== $name ($(find "$dir" -type f | wc -l) files)"
-  run_pixseek "$name" "$dir";    echo "pixseek           ${rate[pixseek,$name]} img/s  peak RSS ${rss[pixseek,$name]} MiB"
-  run_replica single "$name" "$dir";  echo "python single     ${rate[single,$name]} img/s  peak RSS ${rss[single,$name]} MiB"
-  run_replica batched "$name" "$dir"; echo "python batched    ${rate[batched,$name]} img/s  peak RSS ${rss[batched,$name]} MiB"
+  echo "   load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  run_pixseek "$name" "$dir";    echo "pixseek           ${rate[pixseek,$name]} img/s  ${cpu[pixseek,$name]} CPU ms/img  peak RSS ${rss[pixseek,$name]} MiB"
+  run_replica single "$name" "$dir";  echo "python single     ${rate[single,$name]} img/s  ${cpu[single,$name]} CPU ms/img  peak RSS ${rss[single,$name]} MiB"
+  run_replica batched "$name" "$dir"; echo "python batched    ${rate[batched,$name]} img/s  ${cpu[batched,$name]} CPU ms/img  peak RSS ${rss[batched,$name]} MiB"
+  echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 echo
 for s in "${sets[@]}"; do
   name=${s%%:*}
-  "$PY" - "$name" "${rate[pixseek,$name]}" "${rate[single,$name]}" "${rate[batched,$name]}" <<'PYEOF'
+  "$PY" - "$name" "${rate[pixseek,$name]}" "${rate[single,$name]}" "${rate[batched,$name]}" \
+    "${cpu[pixseek,$name]}" "${cpu[single,$name]}" "${cpu[batched,$name]}" <<'PYEOF'
 import sys
-name, p, s, b = sys.argv[1], *map(float, sys.argv[2:])
-best, mode = max((s, "single"), (b, "batched"))
-print(f"{name}: pixseek {p:.1f} img/s, python ({mode}) {best:.1f} img/s, ratio {p / best:.2f}")
+name, p, s, b, cp, cs, cb = sys.argv[1], *map(float, sys.argv[2:])
+best, mode, cbest = max((s, "single", cs), (b, "batched", cb))
+print(f"{name}: pixseek {p:.1f} img/s, python ({mode}) {best:.1f} img/s, ratio {p / best:.2f}"
+      f" | CPU per image {cp:.1f} ms vs {cbest:.1f} ms, ratio {cbest / cp:.2f}")
 PYEOF
 done

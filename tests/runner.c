@@ -63,6 +63,18 @@ const char *pxs_test_shared(const char *relative) {
     return stat(shared_path, &st) == 0 ? shared_path : NULL;
 }
 
+const char *pxs_test_corel(int i) {
+    static char path[4][sizeof shared_path];
+    static int slot;
+    char rel[64];
+    snprintf(rel, sizeof rel, "data/corel1k_wang/images/%d.jpg", i);
+    const char *p = pxs_test_shared(rel);
+    if (!p) return NULL;
+    slot = (slot + 1) % 4;
+    snprintf(path[slot], sizeof path[slot], "%s", p);
+    return path[slot];
+}
+
 const char *pxs_test_bin(void) {
     const char *bin = getenv("PXS_BIN");
     return bin ? bin : "build/release-cc/pixseek";

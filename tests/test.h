@@ -35,6 +35,9 @@ const char *pxs_test_tmpdir(void);
 /* Path under the shared reference folder (env PXS_SHARED, default ../shared),
  * or NULL if the file does not exist. Borrowed until the next call. */
 const char *pxs_test_shared(const char *relative);
+/* Path of Corel-1k image i under the shared folder, or NULL; four paths
+ * stay valid at once (a small ring of buffers). */
+const char *pxs_test_corel(int i);
 /* Path of the pixseek binary under test (env PXS_BIN). */
 const char *pxs_test_bin(void);
 /* Run a shell command, return its exit status (or -1). */

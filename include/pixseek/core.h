@@ -149,6 +149,11 @@ int pxs_file_read_all(const char *path, size_t max_bytes, char **out, size_t *le
 /* Durably replace path: write temp file, fsync, rename, fsync directory. */
 int pxs_file_write_atomic(const char *path, const void *data, size_t len,
                           struct pxs_err *err) PXS_MUST_CHECK;
+/* Replace path the same way (temporary file, rename) but without any
+ * fsync: readers never see a partial file, durability needs a later
+ * fsync/syncfs. Concurrent writers of the same path are safe. */
+int pxs_file_write_replace(const char *path, const void *data, size_t len,
+                           struct pxs_err *err) PXS_MUST_CHECK;
 /* mkdir -p with mode 0755. */
 int pxs_mkdirs(const char *path, struct pxs_err *err) PXS_MUST_CHECK;
 

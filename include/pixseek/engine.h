@@ -6,8 +6,13 @@
  * the HTTP server see only this header and core.h.
  *
  * Data directory layout:
- *   <data>/store/      LMDB environment (the store of record; see engine.c
- *                      for the tables and their record formats)
+ *   <data>/store/      LMDB environment (the store of record; see record.c
+ *                      for the tables and their record formats) of the
+ *                      "default" image collection
+ *   <data>/blobs/      originals kept with --store-originals (see blob.c)
+ *   <data>/collections/<NAME>/store/, .../blobs/
+ *                      other named image collections, each with its own
+ *                      model and preprocessing (remembered in its store)
  * The in-memory index is rebuilt from the store when the engine opens and
  * refreshed before each search if another process (pixseek index) added
  * images meanwhile.
@@ -34,12 +39,38 @@ struct pxs_engine_opts {
     const char *model_config; /* model description JSON; NULL = MODEL.json beside the
                                  model, then $PIXSEEK_MODELS/<model file name>.json */
     int threads;              /* inference threads; 0 = number of CPUs */
+    /* -- added with image collections (keep new fields at the end) -- */
+    const char *collection;   /* image collection name: NULL or "default" = the data
+                                 directory itself (<data>/store, as before collections);
+                                 NAME = <data>/collections/NAME/ (own store, blobs, model) */
 };
 
 int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out,
                     struct pxs_err *err) PXS_MUST_CHECK;
 /* NULL is a no-op. */
 void pxs_engine_close(pxs_engine *engine);
+
+/* ---- image collections -------------------------------------------------- */
+
+#define PXS_COLLECTION_DEFAULT "default"
+#define PXS_COLLECTION_NAME_MAX 64
+
+struct pxs_collection_info {
+    char name[PXS_COLLECTION_NAME_MAX + 1];
+    uint64_t images;
+    size_t dim;
+    char embedder[128];    /* e.g. "onnx:mobilenet_v2_embed:..." */
+    char model_path[4096]; /* "" for the built-in descriptor */
+    char metric[16];
+};
+
+/* PXS_OK if name can name a collection: 1..64 of [A-Za-z0-9_.-], not
+ * starting with '.' or '-'. */
+int pxs_collection_name_check(const char *name, struct pxs_err *err) PXS_MUST_CHECK;
+/* The image collections of a data directory (default first, then by name),
+ * read without loading models. *out: caller frees with pxs_free. */
+int pxs_engine_list_collections(const char *data_dir, struct pxs_collection_info **out,
+                                size_t *n, struct pxs_err *err) PXS_MUST_CHECK;
 
 /* ---- embedders ---------------------------------------------------------- */
 
@@ -111,6 +142,12 @@ struct pxs_ingest_opts {
     int batch_size;       /* images per durable commit; 0 = 32 */
     pxs_ingest_fn on_event;
     void *user;
+    /* -- added with per-image fields (keep new fields at the end) -- */
+    const char *const *tags; /* "key=value" tags merged into every image this run
+                                adds or finds (unchanged, duplicate); see pxs_engine_set_tags */
+    size_t n_tags;
+    int store_originals;     /* copy new images' files into <data>/blobs/ (content-
+                                addressed, durable before the record commits) */
 };
 
 struct pxs_ingest_summary {
@@ -140,6 +177,12 @@ struct pxs_image_meta {
     int height;
     uint64_t size;      /* bytes */
     int64_t mtime;      /* seconds since the epoch */
+    /* EXIF, "" when the file had none (or was indexed by an older pixseek) */
+    char date[20];          /* DateTimeOriginal as "YYYY-MM-DD HH:MM:SS" */
+    char camera_make[64];
+    char camera_model[64];
+    char camera[130];       /* "Make Model" without repeating the make */
+    int original_stored;    /* 1: a copy of the file is in the data directory's blob store */
 };
 
 /* PXS_ENOTFOUND if no such image. */
@@ -148,6 +191,44 @@ int pxs_engine_get_meta(pxs_engine *engine, int64_t id, struct pxs_image_meta *o
 /* The stored JPEG thumbnail (longer side 256). *jpeg: caller frees with pxs_free. */
 int pxs_engine_get_thumbnail(pxs_engine *engine, int64_t id, void **jpeg, size_t *len,
                              struct pxs_err *err) PXS_MUST_CHECK;
+
+/* ---- per-image fields, tags, originals, prune ---------------------------- */
+
+/* User tags: each "key=value" sets key (an identifier, <= 64 bytes) to
+ * value (a JSON number if it is a whole decimal number, else a string);
+ * "key=" removes key. Tags are usable in search filters (`key == "v"` or
+ * tags["key"]). PXS_ENOTFOUND if there is no such image. */
+int pxs_engine_set_tags(pxs_engine *engine, int64_t id, const char *const *kv, size_t n,
+                        struct pxs_err *err) PXS_MUST_CHECK;
+/* Check "key=value" strings without storing them (PXS_EINVAL + message). */
+int pxs_engine_check_tags(const char *const *kv, size_t n, struct pxs_err *err) PXS_MUST_CHECK;
+/* The image's tags as a JSON object ("{}" if none). *json: caller frees with pxs_free. */
+int pxs_engine_get_tags(pxs_engine *engine, int64_t id, char **json,
+                        struct pxs_err *err) PXS_MUST_CHECK;
+/* The original file's bytes: the blob-store copy when the image was indexed
+ * with store_originals, else the file at its path. PXS_ENOTFOUND when the
+ * image or the file is gone, PXS_EMISMATCH when the file at the path has
+ * changed since indexing. meta (may be NULL) receives the image's metadata.
+ * *data: caller frees with pxs_free. */
+int pxs_engine_get_original(pxs_engine *engine, int64_t id, void **data, size_t *len,
+                            struct pxs_image_meta *meta, struct pxs_err *err) PXS_MUST_CHECK;
+
+struct pxs_prune_summary {
+    uint64_t checked;  /* images (and recorded exact copies) looked at */
+    uint64_t removed;  /* indexed images removed (with thumbnails, vectors, tags, blobs) */
+    uint64_t copies_removed; /* recorded exact copies whose files are gone */
+};
+/* Remove every indexed image whose file no longer exists (stat says ENOENT),
+ * limited to paths under dir when dir is not NULL: its record, vector,
+ * descriptor, thumbnail, hash/path entries, tags and blob, in durable
+ * batches, and from the in-memory index. Recorded exact copies whose files
+ * are gone, or whose indexed original was removed, are forgotten too (the
+ * next `index` run of their folder indexes a surviving copy afresh).
+ * on_removed (may be NULL) is called for each removed image once its
+ * removal is durable. */
+typedef void (*pxs_prune_fn)(int64_t id, const char *path, void *user);
+int pxs_engine_prune(pxs_engine *engine, const char *dir, pxs_prune_fn on_removed, void *user,
+                     struct pxs_prune_summary *summary, struct pxs_err *err) PXS_MUST_CHECK;
 
 /* ---- search ------------------------------------------------------------ */
 
@@ -164,6 +245,14 @@ struct pxs_search_opts {
                              query is also embedded rotated by 90/180/270 degrees and CNN
                              scores are fused with the built-in colour/texture descriptor
                              (see neardup.c); similarity is then the fused score */
+    /* -- added for paging and filters (keep new fields at the end) -- */
+    size_t offset;        /* skip this many matches first (paging); at most 1000000 */
+    const char *filter;   /* Milvus filter expression over the per-image fields, NULL =
+                             none; e.g. 'format == "png" and width > 1000 and camera like
+                             "Canon%"'. Fields: id path name size width height mtime format
+                             hash date camera make model tags; an unknown name k means
+                             tags["k"] (see src/engine/filter.c). Bad expressions give
+                             PXS_EINVAL with the position in the message. */
 };
 
 /* Search with an image given as bytes (any supported format). *matches:
@@ -175,6 +264,18 @@ int pxs_engine_search_image(pxs_engine *engine, const void *data, size_t len,
 int pxs_engine_search_file(pxs_engine *engine, const char *path,
                            const struct pxs_search_opts *opts, struct pxs_match **matches,
                            size_t *n_matches, struct pxs_err *err) PXS_MUST_CHECK;
+
+/* Compile a filter expression without searching: PXS_EINVAL (message with
+ * the position) for syntax and type errors, PXS_ELIMIT for oversized ones. */
+int pxs_engine_check_filter(const char *filter, struct pxs_err *err) PXS_MUST_CHECK;
+
+/* "More like this": search with the stored embedding of indexed image id
+ * (the image itself is not returned). With near_duplicate and a CNN the
+ * original file (or its blob-store copy) is read and searched as a query.
+ * PXS_ENOTFOUND if there is no such image. */
+int pxs_engine_search_id(pxs_engine *engine, int64_t id, const struct pxs_search_opts *opts,
+                         struct pxs_match **matches, size_t *n_matches,
+                         struct pxs_err *err) PXS_MUST_CHECK;
 
 /* ---- duplicates ----------------------------------------------------------- */
 
@@ -260,10 +361,6 @@ int pxs_engine_drop_all(pxs_engine *engine, uint64_t *removed, struct pxs_err *e
 int pxs_engine_get_vector(pxs_engine *engine, int64_t id, float *out, size_t dim,
                           struct pxs_err *err) PXS_MUST_CHECK;
 
-/* Search with a stored image's embedding (no decoding, no inference). */
-int pxs_engine_search_id(pxs_engine *engine, int64_t id, const struct pxs_search_opts *opts,
-                         struct pxs_match **matches, size_t *n_matches,
-                         struct pxs_err *err) PXS_MUST_CHECK;
 /* Search with a query embedding of the engine's dimension. */
 int pxs_engine_search_vector(pxs_engine *engine, const float *vec, size_t dim,
                              const struct pxs_search_opts *opts, struct pxs_match **matches,

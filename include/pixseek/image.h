@@ -53,6 +53,11 @@ struct pxs_image_info {
     int width;       /* of the stored image after EXIF orientation */
     int height;
     int orientation; /* EXIF orientation tag 1..8 (1 if absent) */
+    /* EXIF fields, "" when absent (filled by pxs_image_decode and the
+     * pxs_image_to_tensor family; printable ASCII, trimmed). */
+    char exif_date[20];     /* DateTimeOriginal (else DateTime) as "YYYY-MM-DD HH:MM:SS" */
+    char camera_make[64];   /* Make, e.g. "Canon" */
+    char camera_model[64];  /* Model, e.g. "Canon EOS 5D" */
 };
 
 struct pxs_image_decode_opts {
@@ -137,6 +142,15 @@ size_t pxs_preprocess_tensor_floats(const struct pxs_preprocess *pp);
 int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preprocess *pp,
                         float *out, struct pxs_image_info *info,
                         struct pxs_err *err) PXS_MUST_CHECK;
+/* The same, and from the same decode a preview: the image with EXIF
+ * orientation applied, resampled (antialiased bilinear) so its longer side
+ * is at most preview_side (1..4096), 8-bit RGB (*preview: free with
+ * pxs_image_free). Unlike pxs_image_decode it drops alpha and ignores ICC
+ * profiles, like the tensor; it saves a second decode when both are needed
+ * (ingest: model input + thumbnail + built-in descriptor). */
+int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_preprocess *pp,
+                                float *out, int preview_side, struct pxs_image *preview,
+                                struct pxs_image_info *info, struct pxs_err *err) PXS_MUST_CHECK;
 /* The same from already decoded full-resolution pixels (e.g. from
  * pxs_image_decode with max_side 0; note that one applies EXIF orientation
  * and flattens alpha onto white). apply_orientation, no_shrink_on_load and

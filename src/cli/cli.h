@@ -49,12 +49,22 @@ int cli_model_option(int c, const char *arg, struct cli_model_args *m);
 pxs_engine *cli_open_engine(const char *data_dir, int read_only, const struct cli_model_args *m);
 /* Print "pixseek: error: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parse the options of a command that takes only --data, --json and
+ * --help. Returns -1 to go on, else the exit status (help printed). */
+int cli_data_json_options(int argc, char **argv, const char *help, const char **data_dir,
+                          int *json);
 /* Parse a positive integer within [lo, hi]; prints an error and returns -1 on failure. */
 long cli_parse_long(const char *opt, const char *text, long lo, long hi);
 /* Write s as a JSON string literal (with quotes) to f. */
 void cli_json_string(FILE *f, const char *s);
 
+#define CLI_MAX_TAGS 64
+#define CLI_MAX_QUERIES 4096
+
 int cmd_index(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_collections(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

@@ -5,9 +5,11 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char index_help[] =
@@ -24,6 +26,13 @@ static const char index_help[] =
     "  --quiet             no progress output, only errors and the summary\n"
     "  --follow-symlinks   descend into symbolic links (loops are detected)\n"
     "  --batch N           images per durable commit (default 32)\n"
+    "  --tag KEY=VALUE     tag every image of this run (repeatable; see 'pixseek tag')\n"
+    "  --store-originals   copy new images into the data directory's blob store\n"
+    "                      (content-addressed, <data>/blobs/), so they stay available\n"
+    "                      when the originals move or disappear\n"
+    "  --prune             first forget indexed images under each DIR whose files are\n"
+    "                      gone (records, vectors, thumbnails, tags, blobs); a DIR\n"
+    "                      that no longer exists is only pruned\n"
     CLI_MODEL_HELP
     "  -h, --help          this help\n"
     "\n"
@@ -119,6 +128,18 @@ static int on_event(const struct pxs_ingest_event *ev, void *user) {
     return interrupted ? 1 : 0;
 }
 
+static void on_pruned(int64_t id, const char *path, void *user) {
+    struct progress *p = user;
+    if (p->json) {
+        printf("{\"event\":\"pruned\",\"path\":");
+        cli_json_string(stdout, path);
+        printf(",\"id\":%lld}\n", (long long)id);
+        fflush(stdout);
+    } else if (!p->quiet) {
+        fprintf(stderr, "pruned: %s\n", path);
+    }
+}
+
 int cmd_index(int argc, char **argv) {
     static const struct option long_opts[] = {CLI_MODEL_OPTIONS,
                                               {"data", required_argument, 0, 'd'},
@@ -126,12 +147,18 @@ int cmd_index(int argc, char **argv) {
                                               {"quiet", no_argument, 0, 'q'},
                                               {"follow-symlinks", no_argument, 0, 'L'},
                                               {"batch", required_argument, 0, 'b'},
+                                              {"tag", required_argument, 0, 't'},
+                                              {"store-originals", no_argument, 0, 'O'},
+                                              {"prune", no_argument, 0, 'P'},
                                               {"help", no_argument, 0, 'h'},
                                               {0, 0, 0, 0}};
     const char *data_dir = cli_default_data_dir();
     struct progress prog = {0};
     struct pxs_ingest_opts opts = {0};
     struct cli_model_args model = {0};
+    const char *tags[CLI_MAX_TAGS];
+    size_t n_tags = 0;
+    int prune = 0;
     int c, m;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
@@ -150,6 +177,15 @@ int cmd_index(int argc, char **argv) {
             opts.batch_size = (int)v;
             break;
         }
+        case 't':
+            if (n_tags == CLI_MAX_TAGS) {
+                cli_error("at most %d --tag options", CLI_MAX_TAGS);
+                return EXIT_USAGE;
+            }
+            tags[n_tags++] = optarg;
+            break;
+        case 'O': opts.store_originals = 1; break;
+        case 'P': prune = 1; break;
         case 'h': fputs(index_help, stdout); return EXIT_OK;
         default: fputs(index_help, stderr); return EXIT_USAGE;
         }
@@ -158,6 +194,14 @@ int cmd_index(int argc, char **argv) {
         cli_error("index needs at least one folder (see 'pixseek index --help')");
         return EXIT_USAGE;
     }
+    struct pxs_err terr;
+    pxs_err_clear(&terr);
+    if (pxs_engine_check_tags(tags, n_tags, &terr) != PXS_OK) {
+        cli_error("%s", terr.msg);
+        return EXIT_USAGE;
+    }
+    opts.tags = tags;
+    opts.n_tags = n_tags;
     pxs_engine *engine = cli_open_engine(data_dir, 0, &model);
     if (!engine) return EXIT_FAILURE_FATAL;
     signal(SIGINT, on_sigint);
@@ -167,10 +211,29 @@ int cmd_index(int argc, char **argv) {
     opts.user = &prog;
 
     struct pxs_ingest_summary total = {0};
+    uint64_t pruned = 0;
     int status = EXIT_OK;
     for (int i = optind; i < argc && status != EXIT_FAILURE_FATAL; i++) {
         struct pxs_err err;
         pxs_err_clear(&err);
+        if (prune) {
+            struct pxs_prune_summary ps;
+            int prc = pxs_engine_prune(engine, argv[i], on_pruned, &prog, &ps, &err);
+            if (prc != PXS_OK) {
+                cli_error("pruning %s: %s", argv[i], pxs_err_message(&err, prc));
+                status = EXIT_FAILURE_FATAL;
+                break;
+            }
+            pruned += ps.removed;
+            struct stat st;
+            if (stat(argv[i], &st) != 0 && errno == ENOENT) {
+                /* The whole folder is gone: pruning it was the job. */
+                if (!prog.quiet && !prog.json)
+                    fprintf(stderr, "%s no longer exists: pruned %llu image(s) under it\n",
+                            argv[i], (unsigned long long)ps.removed);
+                continue;
+            }
+        }
         struct pxs_ingest_summary s;
         prog.t0 = pxs_now_seconds();
         int rc = pxs_engine_ingest(engine, argv[i], &opts, &s, &err);
@@ -194,16 +257,21 @@ int cmd_index(int argc, char **argv) {
     double rate = total.seconds > 0 ? (double)total.added / total.seconds : 0;
     if (prog.json) {
         printf("{\"event\":\"summary\",\"files\":%llu,\"added\":%llu,\"unchanged\":%llu,"
-               "\"duplicates\":%llu,\"failed\":%llu,\"seconds\":%.3f,\"exit\":%d}\n",
+               "\"duplicates\":%llu,\"failed\":%llu,\"pruned\":%llu,\"seconds\":%.3f,"
+               "\"exit\":%d}\n",
                (unsigned long long)total.files, (unsigned long long)total.added,
                (unsigned long long)total.unchanged, (unsigned long long)total.duplicates,
-               (unsigned long long)total.failed, total.seconds, status);
+               (unsigned long long)total.failed, (unsigned long long)pruned, total.seconds,
+               status);
     } else {
         if (prog.n_failures && !prog.quiet) {
             fprintf(stderr, "\n%zu file(s) could not be indexed:\n", prog.n_failures);
             for (size_t i = 0; i < prog.n_failures; i++)
                 fprintf(stderr, "  %s: %s\n", prog.failures[i].path, prog.failures[i].reason);
         }
+        if (prune)
+            fprintf(stderr, "pruned %llu image(s) whose files are gone\n",
+                    (unsigned long long)pruned);
         fprintf(stderr,
                 "indexed %llu new image(s), %llu unchanged, %llu duplicate(s), %llu failed "
                 "in %.1f s (%.0f img/s)\n",

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "coll_cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,13 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  index DIR...      index every image under the folders (recursive, resumable)\n"
-    "  search IMAGE...   find the most similar indexed images\n"
+    "  search IMAGE...   find the most similar indexed images (--id ID: more like this)\n"
+    "  tag ID K=V...     set user tags on an indexed image (usable in --filter)\n"
+    "  show ID           an indexed image's fields, tags and original\n"
     "  serve             run the HTTP API and web UI\n"
     "  stats             show what the data directory holds\n"
     "  dups              list exact copies and near-duplicate groups\n"
+    "  collections       list the image collections with counts and models\n"
     "  embed IMAGE...    print embeddings (also of raw tensors, for checking models)\n"
     "\n"
     "vector collections (Milvus-like):\n"
@@ -39,6 +43,9 @@ static const char usage_text[] =
     "common options:\n"
     "  --data DIR        data directory (default $PIXSEEK_DATA or ./pixseek-data)\n"
     "  --json            machine-readable output\n"
+    "  --collection NAME image collection within the data directory (default\n"
+    "                    \"default\"); each remembers its own model (index, search,\n"
+    "                    dups, serve, stats, tag, show; list them: pixseek collections)\n"
     "  --log-level L     error | warn | info | debug (default warn)\n"
     "\n"
     "exit status: 0 success, 1 error, 2 usage error, 3 finished but some inputs failed\n"
@@ -72,10 +79,14 @@ int cli_model_option(int c, const char *arg, struct cli_model_args *m) {
     }
 }
 
+/* --collection, taken from the command line by main (NULL = default). */
+static const char *cli_collection;
+
 pxs_engine *cli_open_engine(const char *data_dir, int read_only, const struct cli_model_args *m) {
     struct pxs_err err;
     pxs_err_clear(&err);
     struct pxs_engine_opts opts = {.data_dir = data_dir, .read_only = read_only};
+    opts.collection = cli_collection;
     if (m) {
         opts.model_path = m->model;
         opts.model_config = m->model_config;
@@ -84,10 +95,35 @@ pxs_engine *cli_open_engine(const char *data_dir, int read_only, const struct cl
     pxs_engine *engine;
     int rc = pxs_engine_open(&opts, &engine, &err);
     if (rc != PXS_OK) {
-        cli_error("cannot open data directory %s: %s", data_dir, pxs_err_message(&err, rc));
+        if (cli_collection)
+            cli_error("cannot open collection %s of data directory %s: %s", cli_collection,
+                      data_dir, pxs_err_message(&err, rc));
+        else
+            cli_error("cannot open data directory %s: %s", data_dir, pxs_err_message(&err, rc));
         return NULL;
     }
     return engine;
+}
+
+int cli_data_json_options(int argc, char **argv, const char *help, const char **data_dir,
+                          int *json) {
+    static const struct option long_opts[] = {{"data", required_argument, 0, 'd'},
+                                              {"json", no_argument, 0, 'j'},
+                                              {"help", no_argument, 0, 'h'},
+                                              {0, 0, 0, 0}};
+    *data_dir = cli_default_data_dir();
+    *json = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': *data_dir = optarg; break;
+        case 'j': *json = 1; break;
+        case 'h': fputs(help, stdout); return EXIT_OK;
+        default: fputs(help, stderr); return EXIT_USAGE;
+        }
+    }
+    return -1;
 }
 
 long cli_parse_long(const char *opt, const char *text, long lo, long hi) {
@@ -117,25 +153,23 @@ void cli_json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-/* Apply and strip --log-level anywhere on the command line. */
-static int take_log_level(int *argc, char **argv) {
+/* Strip "--NAME VALUE" / "--NAME=VALUE" anywhere on the command line,
+ * handing each value to apply (non-zero: stop with a usage error). */
+static int take_global_option(int *argc, char **argv, const char *name,
+                              int (*apply)(const char *value)) {
+    size_t n = strlen(name);
     int out = 0;
     for (int i = 0; i < *argc; i++) {
-        const char *value = NULL;
-        if (strcmp(argv[i], "--log-level") == 0 && i + 1 < *argc) {
+        const char *value;
+        if (strcmp(argv[i], name) == 0 && i + 1 < *argc) {
             value = argv[++i];
-        } else if (strncmp(argv[i], "--log-level=", 12) == 0) {
-            value = argv[i] + 12;
+        } else if (strncmp(argv[i], name, n) == 0 && argv[i][n] == '=') {
+            value = argv[i] + n + 1;
         } else {
             argv[out++] = argv[i];
             continue;
         }
-        enum pxs_log_level level;
-        if (pxs_log_parse_level(value, &level) != PXS_OK) {
-            cli_error("--log-level expects error, warn, info or debug, got \"%s\"", value);
-            return -1;
-        }
-        pxs_log_set_level(level);
+        if (apply(value) != 0) return -1;
     }
     *argc = out;
     argv[out] = NULL;
@@ -154,9 +188,31 @@ static void ensure_passive_openmp(char **argv) {
     /* exec failed (no /proc): carry on; only multi-threaded oneDNN is affected. */
 }
 
+static int apply_log_level(const char *value) {
+    enum pxs_log_level level;
+    if (pxs_log_parse_level(value, &level) != PXS_OK) {
+        cli_error("--log-level expects error, warn, info or debug, got \"%s\"", value);
+        return -1;
+    }
+    pxs_log_set_level(level);
+    return 0;
+}
+
+static int apply_collection(const char *value) {
+    struct pxs_err err;
+    pxs_err_clear(&err);
+    if (pxs_collection_name_check(value, &err) != PXS_OK) {
+        cli_error("--collection: %s", err.msg);
+        return -1;
+    }
+    cli_collection = value;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     ensure_passive_openmp(argv);
-    if (take_log_level(&argc, argv) != 0) return EXIT_USAGE;
+    if (take_global_option(&argc, argv, "--log-level", apply_log_level) != 0) return EXIT_USAGE;
+    if (take_global_option(&argc, argv, "--collection", apply_collection) != 0) return EXIT_USAGE;
     if (argc < 2) {
         fputs(usage_text, stderr);
         return EXIT_USAGE;
@@ -167,7 +223,8 @@ int main(int argc, char **argv) {
         int (*fn)(int, char **);
     } commands[] = {
         {"index", cmd_index}, {"search", cmd_search}, {"serve", cmd_serve}, {"stats", cmd_stats},
-        {"embed", cmd_embed}, {"dups", cmd_dups},
+        {"embed", cmd_embed}, {"dups", cmd_dups}, {"tag", cmd_tag}, {"show", cmd_show},
+        {"collections", cmd_collections},
         {"collection", cmd_collection}, {"import", cmd_import}, {"query", cmd_query},
         {"vsearch", cmd_vsearch}, {"get", cmd_get}, {"delete", cmd_delete}};
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,11 +85,17 @@ static int fsync_dir_of(const char *path, struct pxs_err *err) {
     return PXS_OK;
 }
 
-int pxs_file_write_atomic(const char *path, const void *data, size_t len, struct pxs_err *err) {
+/* Write data to a fresh temporary file beside path (unique per process and
+ * call, so concurrent writers of one path do not share it), fsync it if
+ * durable, and rename it over path. */
+static int write_and_rename(const char *path, const void *data, size_t len, int durable,
+                            struct pxs_err *err) {
+    static _Atomic unsigned long counter;
     char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lu", path, (long)getpid(),
+                         (unsigned long)atomic_fetch_add(&counter, 1)) >= sizeof tmp)
         return pxs_errf(err, PXS_EINVAL, "path too long: %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return pxs_errf_sys(err, PXS_EIO, errno, "cannot create %s", tmp);
     const char *p = data;
     size_t left = len;
@@ -104,19 +111,27 @@ int pxs_file_write_atomic(const char *path, const void *data, size_t len, struct
         p += n;
         left -= (size_t)n;
     }
-    if (fsync(fd) != 0) {
+    if (durable && fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
         return pxs_errf_sys(err, PXS_EIO, e, "fsync %s", tmp);
     }
-    close(fd);
-    if (rename(tmp, path) != 0) {
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
         return pxs_errf_sys(err, PXS_EIO, e, "cannot rename %s to %s", tmp, path);
     }
-    return fsync_dir_of(path, err);
+    return PXS_OK;
+}
+
+int pxs_file_write_atomic(const char *path, const void *data, size_t len, struct pxs_err *err) {
+    int rc = write_and_rename(path, data, len, 1, err);
+    return rc == PXS_OK ? fsync_dir_of(path, err) : rc;
+}
+
+int pxs_file_write_replace(const char *path, const void *data, size_t len, struct pxs_err *err) {
+    return write_and_rename(path, data, len, 0, err);
 }
 
 int pxs_mkdirs(const char *path, struct pxs_err *err) {

@@ -289,6 +289,14 @@ int embedder_preprocess(const pxs_embedder *emb, const void *data, size_t len, f
     return pxs_image_to_tensor(data, len, &pp, tensor, info, err);
 }
 
+int embedder_preprocess_preview(const pxs_embedder *emb, const void *data, size_t len,
+                                float *tensor, int preview_side, struct pxs_image *preview,
+                                struct pxs_image_info *info, struct pxs_err *err) {
+    struct pxs_preprocess pp;
+    embedder_fill_preprocess(emb, &pp);
+    return pxs_image_to_tensor_preview(data, len, &pp, tensor, preview_side, preview, info, err);
+}
+
 int embedder_run_batch(pxs_embedder *emb, const float *tensors, int n, float *vecs,
                        struct pxs_err *err) {
     if (n <= 0) return PXS_OK;

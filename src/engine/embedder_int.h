@@ -40,6 +40,11 @@ size_t embedder_tensor_floats(const pxs_embedder *emb);
 /* Image bytes → one input item (ONNX embedders only). info may be NULL. */
 int embedder_preprocess(const pxs_embedder *emb, const void *data, size_t len, float *tensor,
                         struct pxs_image_info *info, struct pxs_err *err);
+/* The same, plus from the same decode an oriented preview whose longer
+ * side is at most preview_side (see pxs_image_to_tensor_preview). */
+int embedder_preprocess_preview(const pxs_embedder *emb, const void *data, size_t len,
+                                float *tensor, int preview_side, struct pxs_image *preview,
+                                struct pxs_image_info *info, struct pxs_err *err);
 /* The image module's preprocessing recipe for this model. */
 void embedder_fill_preprocess(const pxs_embedder *emb, struct pxs_preprocess *pp);
 /* n preprocessed items → n vectors of emb->dim floats (pooled, normalised). */

@@ -12,7 +12,9 @@
 #include "engine_int.h"
 #include "engine/coll_int.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -133,9 +135,15 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
         return pxs_errf(err, PXS_EINVAL, "no data directory given");
     int rc = pxs_image_global_init(err);
     if (rc != PXS_OK) return rc;
+    const char *coll = opts->collection;
+    if (coll && strcmp(coll, PXS_COLLECTION_DEFAULT) == 0) coll = NULL;
+    if (coll && (rc = pxs_collection_name_check(coll, err)) != PXS_OK) return rc;
     pxs_engine *e = pxs_calloc(1, sizeof *e);
     if (!e) return pxs_errf(err, PXS_ENOMEM, "out of memory");
-    if (snprintf(e->data_dir, sizeof e->data_dir, "%s", opts->data_dir) >= (int)sizeof e->data_dir) {
+    /* A named collection is a data directory of its own under collections/. */
+    int n = coll ? snprintf(e->data_dir, sizeof e->data_dir, "%s/collections/%s", opts->data_dir, coll)
+                 : snprintf(e->data_dir, sizeof e->data_dir, "%s", opts->data_dir);
+    if (n < 0 || n >= (int)sizeof e->data_dir) {
         pxs_free(e);
         return pxs_errf(err, PXS_EINVAL, "data directory path too long");
     }
@@ -323,32 +331,45 @@ int pxs_engine_get_meta(pxs_engine *engine, int64_t id, struct pxs_image_meta *o
     return rc;
 }
 
-int pxs_engine_get_thumbnail(pxs_engine *engine, int64_t id, void **jpeg, size_t *len,
-                             struct pxs_err *err) {
-    *jpeg = NULL;
+int engine_get_value(pxs_engine *e, const char *table, int64_t id, void **out, size_t *len,
+                     struct pxs_err *err) {
+    *out = NULL;
     *len = 0;
     pxs_store_txn *txn;
-    int rc = pxs_store_begin(engine->store, 0, &txn, err);
+    int rc = pxs_store_begin(e->store, 0, &txn, err);
     if (rc != PXS_OK) return rc;
     uint8_t key[8];
     pxs_store_u64_key((uint64_t)id, key);
     const void *val;
     size_t n;
-    rc = pxs_store_get(txn, TABLE_THUMBS, key, 8, &val, &n, err);
+    rc = pxs_store_get(txn, table, key, 8, &val, &n, err);
     if (rc == PXS_OK) {
-        *jpeg = pxs_malloc(n);
-        if (*jpeg) {
-            memcpy(*jpeg, val, n);
+        char *copy = pxs_malloc(n + 1);
+        if (copy) {
+            memcpy(copy, val, n);
+            copy[n] = '\0';
+            *out = copy;
             *len = n;
         } else {
             rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
         }
     }
     pxs_store_abort(txn);
+    return rc;
+}
+
+int pxs_engine_get_thumbnail(pxs_engine *engine, int64_t id, void **jpeg, size_t *len,
+                             struct pxs_err *err) {
+    int rc = engine_get_value(engine, TABLE_THUMBS, id, jpeg, len, err);
     if (rc == PXS_ENOTFOUND)
         return pxs_errf(err, PXS_ENOTFOUND, "no thumbnail for image id %lld", (long long)id);
     return rc;
 }
+
+static int engine_search_bytes(pxs_engine *engine, const void *data, size_t len,
+                               const struct pxs_search_opts *opts, int64_t exclude_id,
+                               struct pxs_match **matches, size_t *n_matches,
+                               struct pxs_err *err);
 
 static float score_to_distance(enum pxs_metric m, float score) {
     return m == PXS_METRIC_COSINE ? 1.0f - score : m == PXS_METRIC_IP ? -score : score;
@@ -363,40 +384,50 @@ static float score_to_similarity(enum pxs_metric m, float score) {
     return s < 0 ? 0 : s > 1 ? 1 : s;
 }
 
-int engine_search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
-                         struct pxs_match **matches, size_t *n_matches, struct pxs_err *err) {
-    size_t k = opts && opts->k ? opts->k : 10;
+#define SEARCH_MAX_K 16384
+#define SEARCH_MAX_OFFSET 1000000
+
+int engine_search_limits(const struct pxs_search_opts *opts, size_t *k, size_t *offset,
+                         struct pxs_err *err) {
+    *k = opts && opts->k ? opts->k : 10;
+    *offset = opts ? opts->offset : 0;
+    if (*k > SEARCH_MAX_K)
+        return pxs_errf(err, PXS_EINVAL, "top-k %zu is over the limit of %d", *k, SEARCH_MAX_K);
+    if (*offset > SEARCH_MAX_OFFSET)
+        return pxs_errf(err, PXS_EINVAL, "offset %zu is over the limit of %d", *offset,
+                        SEARCH_MAX_OFFSET);
+    return PXS_OK;
+}
+
+int engine_page_matches(pxs_engine *e, const struct ranked_hit *hits, size_t n_hits,
+                        const struct pxs_search_opts *opts, int64_t exclude_id,
+                        struct pxs_match **matches, size_t *n_matches, struct pxs_err *err) {
+    size_t k, offset;
+    int rc = engine_search_limits(opts, &k, &offset, err);
+    if (rc != PXS_OK) return rc;
     float min_sim = opts ? opts->min_similarity : 0;
-    if (k > 16384) return pxs_errf(err, PXS_EINVAL, "top-k %zu is over the limit of 16384", k);
-    struct pxs_hit *hits = pxs_mallocarray(k, sizeof *hits);
     struct pxs_match *out = pxs_calloc(k, sizeof *out);
-    if (!hits || !out) {
-        pxs_free(hits);
-        pxs_free(out);
-        return pxs_errf(err, PXS_ENOMEM, "out of memory");
-    }
-    size_t n_hits = 0;
-    pthread_rwlock_rdlock(&e->index_lock);
-    int rc = pxs_index_search(e->index, vec, k, hits, &n_hits, err);
-    pthread_rwlock_unlock(&e->index_lock);
-    size_t n = 0;
+    if (!out) return pxs_errf(err, PXS_ENOMEM, "out of memory");
+    size_t n = 0, skipped = 0;
     pxs_store_txn *txn = NULL;
-    if (rc == PXS_OK) rc = pxs_store_begin(e->store, 0, &txn, err);
-    for (size_t i = 0; rc == PXS_OK && i < n_hits; i++) {
-        float sim = score_to_similarity(e->metric, hits[i].score);
-        if (sim < min_sim) continue;
+    rc = pxs_store_begin(e->store, 0, &txn, err);
+    for (size_t i = 0; rc == PXS_OK && i < n_hits && n < k; i++) {
+        if (hits[i].id == exclude_id || hits[i].similarity < min_sim) continue;
         int r = engine_read_meta(txn, hits[i].id, &out[n].meta, err);
         if (r == PXS_ENOTFOUND) continue; /* removed since the index was read */
         if (r != PXS_OK) {
             rc = r;
             break;
         }
-        out[n].distance = score_to_distance(e->metric, hits[i].score);
-        out[n].similarity = sim;
+        if (skipped < offset) {
+            skipped++;
+            continue;
+        }
+        out[n].distance = hits[i].distance;
+        out[n].similarity = hits[i].similarity;
         n++;
     }
     pxs_store_abort(txn);
-    pxs_free(hits);
     if (rc != PXS_OK) {
         pxs_free(out);
         return rc;
@@ -406,20 +437,112 @@ int engine_search_vector(pxs_engine *e, const float *vec, const struct pxs_searc
     return PXS_OK;
 }
 
+static int search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
+                         const struct image_filter *f, int64_t exclude_id,
+                         struct pxs_match **matches, size_t *n_matches, struct pxs_err *err) {
+    size_t k, offset;
+    int rc = engine_search_limits(opts, &k, &offset, err);
+    if (rc != PXS_OK) return rc;
+    size_t want = offset + k + (exclude_id ? 1 : 0);
+    struct pxs_hit *hits = pxs_mallocarray(want, sizeof *hits);
+    struct ranked_hit *ranked = pxs_mallocarray(want, sizeof *ranked);
+    if (!hits || !ranked) {
+        pxs_free(hits);
+        pxs_free(ranked);
+        return pxs_errf(err, PXS_ENOMEM, "out of memory");
+    }
+    size_t n_hits = 0;
+    struct pxs_search_params sp;
+    engine_filter_params(f, &sp);
+    if (!f || !f->active || f->n > 0) {
+        pthread_rwlock_rdlock(&e->index_lock);
+        rc = pxs_index_search_ex(e->index, vec, want, &sp, hits, &n_hits, err);
+        pthread_rwlock_unlock(&e->index_lock);
+    }
+    for (size_t i = 0; rc == PXS_OK && i < n_hits; i++) {
+        ranked[i].id = hits[i].id;
+        ranked[i].distance = score_to_distance(e->metric, hits[i].score);
+        ranked[i].similarity = score_to_similarity(e->metric, hits[i].score);
+    }
+    pxs_free(hits);
+    if (rc == PXS_OK)
+        rc = engine_page_matches(e, ranked, n_hits, opts, exclude_id, matches, n_matches, err);
+    pxs_free(ranked);
+    return rc;
+}
+
+int engine_search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
+                         struct pxs_match **matches, size_t *n_matches, struct pxs_err *err) {
+    struct image_filter f = {0};
+    int rc = engine_filter_build(e, opts ? opts->filter : NULL, &f, err);
+    if (rc == PXS_OK) rc = search_vector(e, vec, opts, &f, 0, matches, n_matches, err);
+    engine_filter_free(&f);
+    return rc;
+}
+
 int pxs_engine_search_image(pxs_engine *engine, const void *data, size_t len,
                             const struct pxs_search_opts *opts, struct pxs_match **matches,
                             size_t *n_matches, struct pxs_err *err) {
+    return engine_search_bytes(engine, data, len, opts, 0, matches, n_matches, err);
+}
+
+/* Search with image bytes, leaving out exclude_id (0 = none). */
+static int engine_search_bytes(pxs_engine *engine, const void *data, size_t len,
+                               const struct pxs_search_opts *opts, int64_t exclude_id,
+                               struct pxs_match **matches, size_t *n_matches,
+                               struct pxs_err *err) {
     *matches = NULL;
     *n_matches = 0;
     if (!data || len == 0) return pxs_errf(err, PXS_EINVAL, "empty image");
     int rc = engine_refresh_index(engine, err);
     if (rc != PXS_OK) return rc;
-    if (opts && opts->near_duplicate && !engine->emb->builtin)
-        return engine_search_near_duplicate(engine, data, len, opts, matches, n_matches, err);
+    struct image_filter f;
+    rc = engine_filter_build(engine, opts ? opts->filter : NULL, &f, err);
+    if (rc != PXS_OK) return rc;
+    if (opts && opts->near_duplicate && !engine->emb->builtin) {
+        rc = engine_search_near_duplicate(engine, data, len, opts, &f, exclude_id, matches,
+                                          n_matches, err);
+        engine_filter_free(&f);
+        return rc;
+    }
+    float *vec = pxs_mallocarray(engine->dim, sizeof(float));
+    if (!vec) rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
+    if (rc == PXS_OK) rc = pxs_embedder_embed_image(engine->emb, data, len, vec, err);
+    if (rc == PXS_OK) rc = search_vector(engine, vec, opts, &f, exclude_id, matches, n_matches, err);
+    pxs_free(vec);
+    engine_filter_free(&f);
+    return rc;
+}
+
+int pxs_engine_search_id(pxs_engine *engine, int64_t id, const struct pxs_search_opts *opts,
+                         struct pxs_match **matches, size_t *n_matches, struct pxs_err *err) {
+    *matches = NULL;
+    *n_matches = 0;
+    if (opts && opts->near_duplicate && !engine->emb->builtin) {
+        void *data;
+        size_t len;
+        int rc = pxs_engine_get_original(engine, id, &data, &len, NULL, err);
+        if (rc != PXS_OK) return rc;
+        rc = engine_search_bytes(engine, data, len, opts, id, matches, n_matches, err);
+        pxs_free(data);
+        return rc;
+    }
+    int rc = engine_refresh_index(engine, err);
+    if (rc != PXS_OK) return rc;
     float *vec = pxs_mallocarray(engine->dim, sizeof(float));
     if (!vec) return pxs_errf(err, PXS_ENOMEM, "out of memory");
-    rc = pxs_embedder_embed_image(engine->emb, data, len, vec, err);
-    if (rc == PXS_OK) rc = engine_search_vector(engine, vec, opts, matches, n_matches, err);
+    pxs_store_txn *txn;
+    rc = pxs_store_begin(engine->store, 0, &txn, err);
+    if (rc == PXS_OK) {
+        int found = engine_load_vector(txn, TABLE_VECTORS, id, vec, engine->dim, err);
+        pxs_store_abort(txn);
+        if (found == 0) rc = pxs_errf(err, PXS_ENOTFOUND, "no image with id %lld", (long long)id);
+        else if (found < 0) rc = found;
+    }
+    struct image_filter f = {0};
+    if (rc == PXS_OK) rc = engine_filter_build(engine, opts ? opts->filter : NULL, &f, err);
+    if (rc == PXS_OK) rc = search_vector(engine, vec, opts, &f, id, matches, n_matches, err);
+    engine_filter_free(&f);
     pxs_free(vec);
     return rc;
 }
@@ -453,5 +576,103 @@ int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out, struct px
     pthread_rwlock_rdlock(&engine->index_lock);
     out->index_bytes = pxs_index_memory(engine->index);
     pthread_rwlock_unlock(&engine->index_lock);
+    return PXS_OK;
+}
+
+/* ---- image collections ---- */
+
+int pxs_collection_name_check(const char *name, struct pxs_err *err) {
+    size_t n = name ? strlen(name) : 0;
+    int ok = n >= 1 && n <= PXS_COLLECTION_NAME_MAX && name[0] != '.' && name[0] != '-';
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = name[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || c == '.';
+    }
+    if (ok) return PXS_OK;
+    return pxs_errf(err, PXS_EINVAL,
+                    "collection name \"%s\" must be 1 to %d letters, digits, '_', '-' or '.' "
+                    "(not starting with '.' or '-')",
+                    name ? name : "", PXS_COLLECTION_NAME_MAX);
+}
+
+/* Describe the collection whose store is root/store; found = 0 if none. */
+static int describe_collection(const char *root, const char *name, struct pxs_collection_info *ci,
+                               int *found, struct pxs_err *err) {
+    char store_dir[4600];
+    struct stat st;
+    *found = 0;
+    snprintf(store_dir, sizeof store_dir, "%s/store", root);
+    if (stat(store_dir, &st) != 0 || !S_ISDIR(st.st_mode)) return PXS_OK;
+    memset(ci, 0, sizeof *ci);
+    snprintf(ci->name, sizeof ci->name, "%s", name);
+    pxs_store *store;
+    struct pxs_store_opts so = {.read_only = 1};
+    int rc = pxs_store_open(store_dir, &so, &store, err);
+    if (rc != PXS_OK) return rc;
+    pxs_store_txn *txn;
+    rc = pxs_store_begin(store, 0, &txn, err);
+    if (rc == PXS_OK) {
+        uint64_t dim = 0;
+        int r = meta_get_str(txn, "embedder", ci->embedder, sizeof ci->embedder, err);
+        if (r == PXS_OK) r = meta_get_str(txn, "metric", ci->metric, sizeof ci->metric, err);
+        if (r == PXS_OK) r = meta_get_u64(txn, "dim", &dim, err);
+        if (r == PXS_OK) {
+            r = meta_get_str(txn, "model_path", ci->model_path, sizeof ci->model_path, err);
+            if (r == PXS_ENOTFOUND) r = PXS_OK;
+        }
+        if (r == PXS_OK) r = pxs_store_count(txn, TABLE_IMAGES, &ci->images, err);
+        ci->dim = (size_t)dim;
+        if (r == PXS_OK) *found = 1;
+        else if (r != PXS_ENOTFOUND) rc = r; /* a store never initialised is skipped */
+        pxs_store_abort(txn);
+    }
+    pxs_store_close(store);
+    return rc;
+}
+
+static int by_collection_name(const void *a, const void *b) {
+    return strcmp(((const struct pxs_collection_info *)a)->name,
+                  ((const struct pxs_collection_info *)b)->name);
+}
+
+int pxs_engine_list_collections(const char *data_dir, struct pxs_collection_info **out,
+                                size_t *n, struct pxs_err *err) {
+    *out = NULL;
+    *n = 0;
+    size_t cap = 8, count = 0;
+    struct pxs_collection_info *list = pxs_calloc(cap, sizeof *list);
+    if (!list) return pxs_errf(err, PXS_ENOMEM, "out of memory");
+    int found = 0;
+    int rc = describe_collection(data_dir, PXS_COLLECTION_DEFAULT, &list[0], &found, err);
+    if (rc == PXS_OK && found) count++;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/collections", data_dir);
+    DIR *d = rc == PXS_OK ? opendir(dir) : NULL;
+    size_t first_named = count;
+    for (struct dirent *de; d && rc == PXS_OK && (de = readdir(d)) != NULL;) {
+        if (pxs_collection_name_check(de->d_name, NULL) != PXS_OK) continue;
+        if (count == cap) {
+            struct pxs_collection_info *p = pxs_realloc(list, 2 * cap * sizeof *p);
+            if (!p) {
+                rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
+                break;
+            }
+            list = p;
+            cap *= 2;
+        }
+        char root[4200 + 260];
+        snprintf(root, sizeof root, "%s/%s", dir, de->d_name);
+        rc = describe_collection(root, de->d_name, &list[count], &found, err);
+        if (rc == PXS_OK && found) count++;
+    }
+    if (d) closedir(d);
+    if (rc != PXS_OK) {
+        pxs_free(list);
+        return rc;
+    }
+    qsort(list + first_named, count - first_named, sizeof *list, by_collection_name);
+    *out = list;
+    *n = count;
     return PXS_OK;
 }

@@ -23,6 +23,8 @@
 #define TABLE_COPIES "copies"
 #define TABLE_BY_HASH "by_hash"
 #define TABLE_BY_PATH "by_path"
+#define TABLE_TAGS "tags"
+#define TAGS_MAX_BYTES 4096
 
 #define DATA_FORMAT "pixseek-data-v1"
 #define THUMB_SIDE 256
@@ -64,7 +66,15 @@ struct image_record {
     char format[16];
     const char *path;
     size_t path_len;
+    uint8_t flags;          /* RECORD_FLAG_* */
+    char exif_date[20];     /* "YYYY-MM-DD HH:MM:SS" or "" */
+    char camera_make[64];
+    char camera_model[64];
 };
+#define RECORD_FLAG_BLOB 0x01 /* original kept in <data>/blobs/ */
+
+/* "Make Model" without repeating the make ("" if neither is known). */
+void record_camera(const struct image_record *rec, char *out, size_t cap);
 
 int record_encode(const struct image_record *rec, struct pxs_buf *out);
 int record_decode(const void *data, size_t len, struct image_record *rec, struct pxs_err *err);
@@ -96,47 +106,100 @@ int engine_index_add(pxs_engine *engine, const int64_t *ids, const float *vecs,
                      uint64_t generation, uint64_t next_id, struct pxs_err *err);
 int engine_index_remove(pxs_engine *engine, int64_t id);
 
-/* Search the index with a query vector (engine->dim floats). */
+/* Search the index with a query vector (engine->dim floats), applying
+ * opts->filter, offset and threshold as the public searches do. */
 int engine_search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
                          struct pxs_match **matches, size_t *n_matches, struct pxs_err *err);
 
 /* ---- ingest internals (ingest.c) ---- */
 
-/* Index the given files (absolute paths) as pxs_engine_ingest does after
- * its walk; canceled = 1 reports nothing and returns PXS_ECANCELED. */
+/* Index the given files (absolute paths) through the ingest pipeline, as
+ * pxs_engine_ingest does for the files its walk finds. */
 int engine_ingest_paths(pxs_engine *engine, char *const *paths, size_t count,
                         const struct pxs_ingest_opts *opts, struct pxs_ingest_summary *summary,
-                        int canceled, struct pxs_err *err);
-/* Delete image id's rows (images, vectors, thumbs, desc, by_hash) in txn;
- * the caller bumps "generation"/"deletes". Absent rows are fine. */
-int engine_remove_image(pxs_store_txn *txn, int64_t id, struct pxs_err *err);
+                        struct pxs_err *err);
+
+/* Copy of the value of u64 key id in table, NUL-terminated beyond *len
+ * (caller frees with pxs_free). PXS_ENOTFOUND (err untouched) if absent. */
+int engine_get_value(pxs_engine *e, const char *table, int64_t id, void **out, size_t *len,
+                     struct pxs_err *err);
+
+/* ---- tags (tags.c) and blobs (blob.c) ---- */
+
+/* Merge "key=value" tags into image id's tags in txn. */
+int engine_tags_merge(pxs_store_txn *txn, int64_t id, const char *const *kv, size_t n,
+                      struct pxs_err *err);
+/* Give image to the tags of image from (none is fine). */
+int engine_tags_move(pxs_store_txn *txn, int64_t from, int64_t to, struct pxs_err *err);
+/* Store the original bytes under their content hash (not yet durable). */
+int engine_blob_write(pxs_engine *e, const uint8_t hash[PXS_HASH_BYTES], const void *data,
+                      size_t len, struct pxs_err *err);
+/* Make every blob written so far durable (one syncfs of the blob store's
+ * file system); call before committing records that point to them. */
+int engine_blob_sync(pxs_engine *e, struct pxs_err *err);
+/* Delete a blob (after the commit that dropped its record); logs failures. */
+void engine_blob_remove(pxs_engine *e, const uint8_t hash[PXS_HASH_BYTES]);
+/* Remove image id from every table in txn (record, vector, descriptor,
+ * thumbnail, hash and path entries, tags). *had_blob says whether its
+ * original was in the blob store (hash receives its content hash). */
+int engine_remove_image(pxs_store_txn *txn, int64_t id, uint8_t hash[PXS_HASH_BYTES],
+                        int *had_blob, struct pxs_err *err);
+
+/* ---- search filters (filter.c) ---- */
+
+/* The ids a filter expression allows, sorted; active = 0: no filter. */
+struct image_filter {
+    int active;
+    int64_t *ids;
+    size_t n;
+};
+/* Compile text (NULL = no filter) over the image fields and collect the
+ * allowed ids. PXS_EINVAL with a message for a bad expression. */
+int engine_filter_build(pxs_engine *e, const char *text, struct image_filter *f,
+                        struct pxs_err *err);
+/* pxs_index_allow_fn over a struct image_filter. */
+int engine_filter_allows(int64_t id, void *user);
+void engine_filter_free(struct image_filter *f);
+/* Index search parameters for a filter (allow callback and exact count). */
+void engine_filter_params(const struct image_filter *f, struct pxs_search_params *sp);
 
 /* ---- near-duplicate search (neardup.c) ---- */
 
 #define NEARDUP_FUSION_WEIGHT 3.5f
 
+/* Filtered by f; exclude_id (0 = none) is never returned ("more like this"). */
 int engine_search_near_duplicate(pxs_engine *engine, const void *data, size_t len,
-                                 const struct pxs_search_opts *opts, struct pxs_match **matches,
-                                 size_t *n_matches, struct pxs_err *err);
+                                 const struct pxs_search_opts *opts,
+                                 const struct image_filter *f, int64_t exclude_id,
+                                 struct pxs_match **matches, size_t *n_matches,
+                                 struct pxs_err *err);
+/* Keep the hits (best first) that pass exclude_id and min_similarity,
+ * skip the first offset of those, fill up to k matches from the store. */
+struct ranked_hit {
+    int64_t id;
+    float distance, similarity;
+};
+int engine_page_matches(pxs_engine *e, const struct ranked_hit *hits, size_t n_hits,
+                        const struct pxs_search_opts *opts, int64_t exclude_id,
+                        struct pxs_match **matches, size_t *n_matches, struct pxs_err *err);
+/* Top-k, offset and min_similarity of opts with defaults and limits checked. */
+int engine_search_limits(const struct pxs_search_opts *opts, size_t *k, size_t *offset,
+                         struct pxs_err *err);
 /* Fill meta of image id from the store (PXS_ENOTFOUND if gone). */
 int engine_read_meta(pxs_store_txn *txn, int64_t id, struct pxs_image_meta *out,
                      struct pxs_err *err);
 
 /* ---- directory walk (walk.c) ---- */
 
-struct walk_list {
-    char **paths; /* absolute paths of regular files, in walk order */
-    size_t count;
-    size_t cap;
-};
-
-/* Recursively list regular files under dir (sorted per directory). Symlinks
- * are skipped unless follow_symlinks; directory cycles are detected by
- * (device, inode). Unreadable directories are reported through on_error
- * and skipped. */
+/* Recursively visit regular files under dir (or dir itself if it is a
+ * file), in name order within each directory, calling on_file with the
+ * absolute path (borrowed for the call); a non-zero return stops the walk
+ * with PXS_ECANCELED. Symlinks are skipped unless follow_symlinks;
+ * directory cycles are detected by (device, inode). Unreadable directories
+ * are reported through on_error and skipped. */
+typedef int (*walk_file_fn)(const char *path, void *user);
 typedef void (*walk_error_fn)(const char *path, int code, const char *reason, void *user);
-int walk_collect(const char *dir, int follow_symlinks, struct walk_list *out,
-                 walk_error_fn on_error, void *user, struct pxs_err *err);
-void walk_list_free(struct walk_list *list);
+int walk_stream(const char *dir, int follow_symlinks, walk_file_fn on_file,
+                walk_error_fn on_error, void *user, struct pxs_err *err);
 
 #endif

@@ -125,11 +125,18 @@ static int add_candidates(struct candidate *c, size_t *n, size_t cap, const stru
 }
 
 int engine_search_near_duplicate(pxs_engine *e, const void *data, size_t len,
-                                 const struct pxs_search_opts *opts, struct pxs_match **matches,
-                                 size_t *n_matches, struct pxs_err *err) {
-    size_t k = opts->k ? opts->k : 10;
-    if (k > 16384) return pxs_errf(err, PXS_EINVAL, "top-k %zu is over the limit of 16384", k);
-    size_t pool = k * 4 < 64 ? 64 : k * 4; /* candidates per list */
+                                 const struct pxs_search_opts *opts,
+                                 const struct image_filter *f, int64_t exclude_id,
+                                 struct pxs_match **matches, size_t *n_matches,
+                                 struct pxs_err *err) {
+    size_t k, offset;
+    int rc = engine_search_limits(opts, &k, &offset, err);
+    if (rc != PXS_OK) return rc;
+    size_t want = k + offset + (exclude_id ? 1 : 0);
+    size_t pool = want * 4 < 64 ? 64 : want * 4; /* candidates per list */
+    struct pxs_search_params sp;
+    engine_filter_params(f, &sp);
+    int allow_none = f && f->active && f->n == 0;
     size_t cap = pool * (N_ROTATIONS + 1);
     size_t dim = e->dim;
     float *qvecs = pxs_mallocarray(dim * N_ROTATIONS, sizeof(float));
@@ -137,9 +144,9 @@ int engine_search_near_duplicate(pxs_engine *e, const void *data, size_t len,
     float qdesc[PXS_IMAGE_DESCRIPTOR_DIM], desc[PXS_IMAGE_DESCRIPTOR_DIM];
     struct pxs_hit *hits = pxs_mallocarray(pool, sizeof *hits);
     struct candidate *cand = pxs_calloc(cap, sizeof *cand);
-    struct pxs_match *out = NULL;
+    struct ranked_hit *ranked = NULL;
     pxs_store_txn *txn = NULL;
-    int grey = 0, rc = PXS_OK;
+    int grey = 0;
     if (!qvecs || !vec || !hits || !cand) {
         rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
         goto done;
@@ -149,12 +156,12 @@ int engine_search_near_duplicate(pxs_engine *e, const void *data, size_t len,
 
     size_t n_cand = 0, n_hits = 0;
     pthread_rwlock_rdlock(&e->index_lock);
-    for (int r = 0; r < N_ROTATIONS && rc == PXS_OK; r++) {
-        rc = pxs_index_search(e->index, qvecs + (size_t)r * dim, pool, hits, &n_hits, err);
+    for (int r = 0; r < N_ROTATIONS && rc == PXS_OK && !allow_none; r++) {
+        rc = pxs_index_search_ex(e->index, qvecs + (size_t)r * dim, pool, &sp, hits, &n_hits, err);
         if (rc == PXS_OK) rc = add_candidates(cand, &n_cand, cap, hits, n_hits);
     }
-    if (rc == PXS_OK && !grey && e->desc_index) {
-        rc = pxs_index_search(e->desc_index, qdesc, pool, hits, &n_hits, err);
+    if (rc == PXS_OK && !grey && e->desc_index && !allow_none) {
+        rc = pxs_index_search_ex(e->desc_index, qdesc, pool, &sp, hits, &n_hits, err);
         if (rc == PXS_OK) rc = add_candidates(cand, &n_cand, cap, hits, n_hits);
     }
     pthread_rwlock_unlock(&e->index_lock);
@@ -184,31 +191,23 @@ int engine_search_near_duplicate(pxs_engine *e, const void *data, size_t len,
     }
     qsort(cand, n_cand, sizeof *cand, by_fused);
 
-    out = pxs_calloc(k, sizeof *out);
-    if (!out) {
+    pxs_store_abort(txn);
+    txn = NULL;
+    ranked = pxs_mallocarray(n_cand ? n_cand : 1, sizeof *ranked);
+    if (!ranked) {
         rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
         goto done;
     }
     size_t n = 0;
-    for (size_t i = 0; i < n_cand && n < k; i++) {
+    for (size_t i = 0; i < n_cand; i++) {
+        if (cand[i].fused == -2) continue; /* removed since the index was read */
         float sim = cand[i].fused < 0 ? 0 : cand[i].fused > 1 ? 1 : cand[i].fused;
-        if (cand[i].fused == -2 || sim < opts->min_similarity) continue;
-        int r = engine_read_meta(txn, cand[i].id, &out[n].meta, err);
-        if (r == PXS_ENOTFOUND) continue;
-        if (r != PXS_OK) {
-            rc = r;
-            goto done;
-        }
-        out[n].similarity = sim;
-        out[n].distance = 1 - sim;
-        n++;
+        ranked[n++] = (struct ranked_hit){cand[i].id, 1 - sim, sim};
     }
-    *matches = out;
-    *n_matches = n;
-    out = NULL;
+    rc = engine_page_matches(e, ranked, n, opts, exclude_id, matches, n_matches, err);
 done:
     pxs_store_abort(txn);
-    pxs_free(out);
+    pxs_free(ranked);
     pxs_free(qvecs);
     pxs_free(vec);
     pxs_free(hits);

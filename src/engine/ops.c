@@ -118,7 +118,7 @@ int pxs_engine_add_image(pxs_engine *engine, const void *data, size_t len,
     struct pxs_ingest_summary sum;
     memset(&sum, 0, sizeof sum);
     char *paths[1] = {out->path};
-    rc = engine_ingest_paths(engine, paths, 1, &io, &sum, 0, err);
+    rc = engine_ingest_paths(engine, paths, 1, &io, &sum, err);
     if (rc == PXS_OK && (!cap.seen || out->kind == PXS_INGEST_FAILED))
         rc = pxs_errf(err, cap.code ? cap.code : PXS_EINVAL, "%s",
                       cap.reason[0] ? cap.reason : "image not indexed");
@@ -205,7 +205,9 @@ int pxs_engine_delete_image(pxs_engine *engine, int64_t id, struct pxs_err *err)
             r = pxs_store_del(txn, TABLE_BY_PATH, pkey, sizeof pkey, err);
         if (r != PXS_OK && r != PXS_ENOTFOUND) rc = r;
     }
-    if (rc == PXS_OK) rc = engine_remove_image(txn, id, err);
+    uint8_t blob_hash[PXS_HASH_BYTES];
+    int had_blob = 0;
+    if (rc == PXS_OK) rc = engine_remove_image(txn, id, blob_hash, &had_blob, err);
     if (rc == PXS_OK) rc = delete_keys(txn, TABLE_COPIES, id, NULL, err);
     uint64_t gen = 0, deletes = 0;
     if (rc == PXS_OK) rc = bump_deletes(txn, &gen, &deletes, err);
@@ -229,6 +231,7 @@ int pxs_engine_delete_image(pxs_engine *engine, int64_t id, struct pxs_err *err)
         engine->loaded_deletes = deletes;
     }
     pthread_rwlock_unlock(&engine->index_lock);
+    if (had_blob) engine_blob_remove(engine, blob_hash);
     if (in_uploads(engine, path) && unlink(path) != 0 && errno != ENOENT)
         PXS_LOG_WARN("engine: cannot remove upload %s: %s", path, strerror(errno));
     return PXS_OK;
@@ -257,7 +260,7 @@ int pxs_engine_drop_all(pxs_engine *engine, uint64_t *removed, struct pxs_err *e
     if (removed) *removed = 0;
     if (engine->read_only) return pxs_errf(err, PXS_EPERM, "engine was opened read-only");
     static const char *const tables[] = {TABLE_VECTORS, TABLE_THUMBS, TABLE_DESC, TABLE_COPIES,
-                                         TABLE_BY_HASH, TABLE_BY_PATH};
+                                         TABLE_BY_HASH, TABLE_BY_PATH, TABLE_TAGS};
     pxs_store_txn *txn;
     int rc = pxs_store_begin(engine->store, 1, &txn, err);
     if (rc != PXS_OK) return rc;
@@ -307,19 +310,6 @@ int pxs_engine_search_vector(pxs_engine *engine, const float *vec, size_t dim,
     int rc = engine_refresh_index(engine, err);
     if (rc != PXS_OK) return rc;
     return engine_search_vector(engine, vec, opts, matches, n_matches, err);
-}
-
-int pxs_engine_search_id(pxs_engine *engine, int64_t id, const struct pxs_search_opts *opts,
-                         struct pxs_match **matches, size_t *n_matches, struct pxs_err *err) {
-    *matches = NULL;
-    *n_matches = 0;
-    float *vec = pxs_mallocarray(engine->dim, sizeof(float));
-    if (!vec) return pxs_errf(err, PXS_ENOMEM, "out of memory");
-    int rc = pxs_engine_get_vector(engine, id, vec, engine->dim, err);
-    if (rc == PXS_OK)
-        rc = pxs_engine_search_vector(engine, vec, engine->dim, opts, matches, n_matches, err);
-    pxs_free(vec);
-    return rc;
 }
 
 /* ---- bulk vectors ----------------------------------------------------------- */

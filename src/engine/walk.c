@@ -1,8 +1,11 @@
 /*
- * walk.c — recursive directory listing for ingest. Produces absolute paths
- * of regular files, sorted by name within each directory so runs are
- * reproducible. Symlinks are skipped unless asked for; when followed, a
- * (device, inode) set of visited directories breaks cycles. Depth is capped.
+ * walk.c — streaming recursive directory walk for ingest. Hands absolute
+ * paths of regular files to a callback one at a time, sorted by name within
+ * each directory so runs are reproducible. Memory is bounded by the entry
+ * names of the directories on the current path (one directory's names are
+ * held while it is walked, for sorting), never by the size of the tree.
+ * Symlinks are skipped unless asked for; when followed, a (device, inode)
+ * set of visited directories breaks cycles. Depth is capped.
  */
 #include "engine_int.h"
 
@@ -23,32 +26,12 @@ struct dir_id {
 
 struct walker {
     int follow_symlinks;
-    struct walk_list *out;
+    walk_file_fn on_file;
     walk_error_fn on_error;
     void *user;
     struct dir_id *seen;
     size_t n_seen, cap_seen;
 };
-
-static int list_push(struct walk_list *list, const char *path) {
-    if (list->count == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 256;
-        char **p = pxs_realloc(list->paths, cap * sizeof *p);
-        if (!p) return PXS_ENOMEM;
-        list->paths = p;
-        list->cap = cap;
-    }
-    char *copy = pxs_strdup(path);
-    if (!copy) return PXS_ENOMEM;
-    list->paths[list->count++] = copy;
-    return PXS_OK;
-}
-
-void walk_list_free(struct walk_list *list) {
-    for (size_t i = 0; i < list->count; i++) pxs_free(list->paths[i]);
-    pxs_free(list->paths);
-    memset(list, 0, sizeof *list);
-}
 
 static int seen_before(struct walker *w, const struct stat *st) {
     for (size_t i = 0; i < w->n_seen; i++)
@@ -104,7 +87,7 @@ static int walk_dir(struct walker *w, const char *dir, int depth, struct pxs_err
         n++;
     }
     closedir(d);
-    if (rc == PXS_OK) qsort(names, n, sizeof *names, by_name);
+    if (rc == PXS_OK && n > 1) qsort(names, n, sizeof *names, by_name); /* names is NULL when empty */
 
     char path[PATH_MAX];
     for (size_t i = 0; i < n && rc == PXS_OK; i++) {
@@ -135,29 +118,28 @@ static int walk_dir(struct walker *w, const char *dir, int depth, struct pxs_err
                 rc = walk_dir(w, path, depth + 1, err);
             }
         } else if (S_ISREG(st.st_mode)) {
-            rc = list_push(w->out, path);
+            if (w->on_file(path, w->user) != 0) rc = PXS_ECANCELED;
         }
     }
     for (size_t i = 0; i < n; i++) pxs_free(names[i]);
     pxs_free(names);
     if (rc == PXS_ENOMEM) return pxs_errf(err, PXS_ENOMEM, "out of memory listing %s", dir);
+    if (rc == PXS_ECANCELED) return pxs_errf(err, rc, "walk stopped");
     return rc;
 }
 
-int walk_collect(const char *dir, int follow_symlinks, struct walk_list *out,
-                 walk_error_fn on_error, void *user, struct pxs_err *err) {
-    memset(out, 0, sizeof *out);
+int walk_stream(const char *dir, int follow_symlinks, walk_file_fn on_file,
+                walk_error_fn on_error, void *user, struct pxs_err *err) {
     char root[PATH_MAX];
     if (!realpath(dir, root))
         return pxs_errf_sys(err, errno == ENOENT ? PXS_ENOTFOUND : PXS_EIO, errno,
                             "cannot open %s", dir);
     struct stat st;
     if (stat(root, &st) != 0) return pxs_errf_sys(err, PXS_EIO, errno, "cannot stat %s", root);
-    struct walker w = {follow_symlinks, out, on_error, user, NULL, 0, 0};
+    struct walker w = {follow_symlinks, on_file, on_error, user, NULL, 0, 0};
     int rc;
     if (S_ISREG(st.st_mode)) {
-        rc = list_push(out, root);
-        if (rc != PXS_OK) rc = pxs_errf(err, rc, "out of memory");
+        rc = on_file(root, user) != 0 ? pxs_errf(err, PXS_ECANCELED, "walk stopped") : PXS_OK;
     } else if (!S_ISDIR(st.st_mode)) {
         rc = pxs_errf(err, PXS_EINVAL, "%s is neither a directory nor a regular file", root);
     } else if (seen_before(&w, &st) < 0) {
@@ -166,6 +148,5 @@ int walk_collect(const char *dir, int follow_symlinks, struct walk_list *out,
         rc = walk_dir(&w, root, 0, err);
     }
     pxs_free(w.seen);
-    if (rc != PXS_OK) walk_list_free(out);
     return rc;
 }

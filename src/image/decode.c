@@ -110,11 +110,7 @@ static VipsImage *to_srgb8(VipsImage *in, VipsImage **t) {
 
 int pxs_image_decode(const void *data, size_t len, const struct pxs_image_decode_opts *opts,
                      struct pxs_image *out, struct pxs_image_info *info, struct pxs_err *err) {
-    if (info) {
-        info->format = PXS_IMAGE_UNKNOWN;
-        info->width = info->height = 0;
-        info->orientation = 1;
-    }
+    pxs__image_info_clear(info);
     if (!out) return pxs_errf(err, PXS_EINVAL, "pxs_image_decode: out is NULL");
     out->width = out->height = 0;
     out->pixels = NULL;
@@ -138,6 +134,7 @@ int pxs_image_decode(const void *data, size_t len, const struct pxs_image_decode
         return pxs__image_vips_fail(err, PXS_ECORRUPT, what);
     }
     int w, h, orientation;
+    pxs__image_read_exif(header, info);
     rc = pxs__image_header_check(header, fmt, max_pixels, &w, &h, &orientation, err);
     if (rc != PXS_OK) return rc;
     if (info) {

@@ -20,6 +20,11 @@ struct _VipsImage;
 int pxs__image_header_check(struct _VipsImage *header, enum pxs_image_format fmt,
                             uint64_t max_pixels, int *w, int *h, int *orientation,
                             struct pxs_err *err);
+/* Copy the EXIF date and camera of a lazily opened header into info
+ * (which may be NULL); the header stays referenced. */
+void pxs__image_read_exif(struct _VipsImage *header, struct pxs_image_info *info);
+/* Reset info to "nothing known" (format unknown, 0x0, orientation 1, no EXIF). */
+void pxs__image_info_clear(struct pxs_image_info *info);
 /* 1 if the format's expected loader is reached through the buffer API. */
 int pxs__image_loader_uses_buffer(enum pxs_image_format fmt);
 

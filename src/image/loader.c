@@ -3,7 +3,8 @@
  * pixels: sniff the format, sanity-check PNM headers, make sure libvips would
  * use the loader we expect for that format (so a damaged file cannot fall
  * through to another loader), then check the header's size, orientation and
- * pixel limit. Shared by pxs_image_decode and pxs_image_to_tensor.
+ * pixel limit, and read the EXIF fields the engine keeps (date, camera).
+ * Shared by pxs_image_decode and pxs_image_to_tensor.
  */
 #include "image_int.h"
 
@@ -138,4 +139,55 @@ int pxs__image_header_check(VipsImage *header, enum pxs_image_format fmt, uint64
         return pxs_errf(err, PXS_ELIMIT, "image is %dx%d (%llu pixels), the limit is %llu", *w,
                         *h, (unsigned long long)pixels, (unsigned long long)max_pixels);
     return PXS_OK;
+}
+
+void pxs__image_info_clear(struct pxs_image_info *info) {
+    if (!info) return;
+    memset(info, 0, sizeof *info);
+    info->format = PXS_IMAGE_UNKNOWN;
+    info->orientation = 1;
+}
+
+/* libvips renders an EXIF entry as "VALUE (VALUE, ASCII, N components, N
+ * bytes)"; keep VALUE: up to the last " (", printable ASCII only, trimmed. */
+static void exif_string(VipsImage *im, const char *name, char *out, size_t cap) {
+    out[0] = '\0';
+    const char *s = NULL;
+    if (!vips_image_get_typeof(im, name) || vips_image_get_string(im, name, &s) != 0 || !s) return;
+    const char *end = s + strlen(s);
+    for (const char *p = end; p-- > s;)
+        if (p[0] == ' ' && p[1] == '(') {
+            end = p;
+            break;
+        }
+    size_t n = 0;
+    for (const char *p = s; p < end && n + 1 < cap; p++)
+        if (*p >= 0x20 && *p < 0x7f && !(n == 0 && *p == ' ')) out[n++] = *p;
+    while (n > 0 && out[n - 1] == ' ') n--;
+    out[n] = '\0';
+}
+
+/* "YYYY:MM:DD HH:MM:SS" -> "YYYY-MM-DD HH:MM:SS"; anything else (blank
+ * "    :  :     :  :  ", all zeros, other layouts) -> "". */
+static void exif_date(const char *in, char out[20]) {
+    static const char layout[] = "dddd:dd:dd dd:dd:dd";
+    out[0] = '\0';
+    for (int i = 0; i < 19; i++) {
+        char c = in[i];
+        if (layout[i] == 'd' ? !(c >= '0' && c <= '9') : c != layout[i]) return;
+    }
+    if (strncmp(in, "0000", 4) == 0) return;
+    memcpy(out, in, 19);
+    out[4] = out[7] = '-';
+    out[19] = '\0';
+}
+
+void pxs__image_read_exif(VipsImage *header, struct pxs_image_info *info) {
+    if (!info) return;
+    char raw[64];
+    exif_string(header, "exif-ifd2-DateTimeOriginal", raw, sizeof raw);
+    if (!raw[0]) exif_string(header, "exif-ifd0-DateTime", raw, sizeof raw);
+    exif_date(raw, info->exif_date);
+    exif_string(header, "exif-ifd0-Make", info->camera_make, sizeof info->camera_make);
+    exif_string(header, "exif-ifd0-Model", info->camera_model, sizeof info->camera_model);
 }

@@ -462,13 +462,75 @@ static int pick_shrink(const struct pxs_preprocess *pp, int64_t w, int64_t h) {
     return s;
 }
 
+/* EXIF orientation o (1..8) of a w x h image: source pixel of oriented
+ * pixel (x, y). */
+static inline void orient_source(int o, int w, int h, int x, int y, int *sx, int *sy) {
+    switch (o) {
+    case 2: *sx = w - 1 - x, *sy = y; break;
+    case 3: *sx = w - 1 - x, *sy = h - 1 - y; break;
+    case 4: *sx = x, *sy = h - 1 - y; break;
+    case 5: *sx = y, *sy = x; break;
+    case 6: *sx = y, *sy = h - 1 - x; break;
+    case 7: *sx = w - 1 - y, *sy = h - 1 - x; break;
+    case 8: *sx = w - 1 - y, *sy = x; break;
+    default: *sx = x, *sy = y; break;
+    }
+}
+
+/* The preview: the decoded pixels resampled (Pillow-style antialiased
+ * bilinear) so the longer side is at most side, then oriented. */
+static int make_preview(const struct src_view *s, int orientation, int side,
+                        struct pxs_image *out, struct pxs_err *err) {
+    int64_t lw = s->orig_w, lh = s->orig_h; /* the source geometry, unshrunk */
+    int64_t rw = lw, rh = lh, longer = lw > lh ? lw : lh;
+    if (longer > side) {
+        rw = lw >= lh ? side : (int64_t)((double)lw * side / (double)lh + 0.5);
+        rh = lh >= lw ? side : (int64_t)((double)lh * side / (double)lw + 0.5);
+        if (rw < 1) rw = 1;
+        if (rh < 1) rh = 1;
+    }
+    size_t n = (size_t)rw * (size_t)rh * 3;
+    uint8_t *reg = pxs_malloc(n), *pix = pxs_malloc(n);
+    if (!reg || !pix) {
+        pxs_free(reg);
+        pxs_free(pix);
+        return pxs_errf(err, PXS_ENOMEM, "out of memory for a %lldx%lld preview", (long long)rw,
+                        (long long)rh);
+    }
+    int rc = resample_region(s, rw, rh, 0, (int)rw, 0, (int)rh, reg, err);
+    if (rc != PXS_OK) {
+        pxs_free(reg);
+        pxs_free(pix);
+        return rc;
+    }
+    int swap = orientation >= 5 && orientation <= 8;
+    int ow = swap ? (int)rh : (int)rw, oh = swap ? (int)rw : (int)rh;
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++) {
+            int sx, sy;
+            orient_source(orientation, (int)rw, (int)rh, x, y, &sx, &sy);
+            memcpy(pix + ((size_t)y * (size_t)ow + (size_t)x) * 3,
+                   reg + ((size_t)sy * (size_t)rw + (size_t)sx) * 3, 3);
+        }
+    pxs_free(reg);
+    out->width = ow;
+    out->height = oh;
+    out->pixels = pix;
+    return PXS_OK;
+}
+
 int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preprocess *pp,
                         float *out, struct pxs_image_info *info, struct pxs_err *err) {
-    if (info) {
-        info->format = PXS_IMAGE_UNKNOWN;
-        info->width = info->height = 0;
-        info->orientation = 1;
-    }
+    return pxs_image_to_tensor_preview(data, len, pp, out, 0, NULL, info, err);
+}
+
+int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_preprocess *pp,
+                                float *out, int preview_side, struct pxs_image *preview,
+                                struct pxs_image_info *info, struct pxs_err *err) {
+    if (preview) preview->width = preview->height = 0, preview->pixels = NULL;
+    if (preview && (preview_side < 1 || preview_side > PP_MAX_SIDE))
+        return pxs_errf(err, PXS_EINVAL, "preview side %d is not in 1..%d", preview_side, PP_MAX_SIDE);
+    pxs__image_info_clear(info);
     int rc = pxs_preprocess_validate(pp, err);
     if (rc != PXS_OK) return rc;
     if (!out) return pxs_errf(err, PXS_EINVAL, "pxs_image_to_tensor: out is NULL");
@@ -489,6 +551,7 @@ int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preproces
         return pxs__image_vips_fail(err, PXS_ECORRUPT, what);
     }
     int w, h, orientation;
+    pxs__image_read_exif(hdr, info);
     rc = pxs__image_header_check(hdr, fmt, max_pixels, &w, &h, &orientation, err);
     if (rc != PXS_OK) return rc;
     const int swap = orientation >= 5;
@@ -557,6 +620,8 @@ int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preproces
         return pxs_errf(err, PXS_EINTERNAL, "decoded %dx%d, header said %dx%d", dw, dh, ow, oh);
     }
     rc = render(&s, pp, out, err);
+    /* s describes the decoded pixels (already rotated when pp asked for it). */
+    if (rc == PXS_OK && preview) rc = make_preview(&s, rotate ? 1 : orientation, preview_side, preview, err);
     g_free(mem);
     return rc;
 }

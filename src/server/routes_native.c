@@ -5,8 +5,8 @@
  *                                body), by base64 (JSON img_base64), by a
  *                                stored image (id) or by a vector; topk,
  *                                similarity (alias min_similarity), page,
- *                                page_size; filter (refused until the engine
- *                                has filters). -> {results:[...], total, page,
+ *                                page_size; filter (a Milvus expression over
+ *                                the image fields, see README). -> {results:[...], total, page,
  *                                page_size, took_ms}
  *   POST   /api/images           add one image (multipart `image`, raw body or
  *                                JSON img_base64) -> 201 {id, kind, path}
@@ -92,6 +92,8 @@ int pxs__do_search(struct MHD_Connection *conn, struct pxs__request *req,
     if (has_topk < 0) return -1;
     int64_t id = 0;
     int has_id = 0;
+    char filter[1024];
+    int has_filter = 0;
     if (spec->native) {
         if (int_param(conn, req, "page", 1, TOPK_MAX, &page, r) < 0) return -1;
         if (int_param(conn, req, "page_size", 1, TOPK_MAX, &page_size, r) < 0) return -1;
@@ -106,16 +108,12 @@ int pxs__do_search(struct MHD_Connection *conn, struct pxs__request *req,
                 return -1;
             }
         }
-        char filter[1024];
         int got = pxs__param(conn, req, "filter", filter, sizeof filter);
         if (got < 0) {
             *r = bad(conn, req, "filter must be a string (at most 1023 bytes)");
             return -1;
         }
-        if (got > 0) {
-            *r = bad(conn, req, "filter expressions are not supported by this engine yet");
-            return -1;
-        }
+        has_filter = got > 0;
         got = pxs__param(conn, req, "id", text, sizeof text);
         if (got < 0 || (got > 0 && pxs__server_parse_id(text, &id) != PXS_OK)) {
             *r = bad(conn, req, "id must be an image id (a decimal integer)");
@@ -169,6 +167,7 @@ int pxs__do_search(struct MHD_Connection *conn, struct pxs__request *req,
     }
 
     struct pxs_search_opts so = {(size_t)topk, min_sim, 0};
+    if (has_filter) so.filter = filter;
     struct pxs_err e = {0};
     uint64_t t0 = pxs_now_ns();
     int rc;

@@ -5,6 +5,7 @@
 #include "pixseek/core.h"
 #include "../test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 PXS_TEST(core_every_code_has_text) {
@@ -128,6 +129,47 @@ PXS_TEST(core_file_roundtrip_and_limits) {
     CHECK_EQ_INT(pxs_file_read_all(path, 3, &data, &len, &err), PXS_ENOTFOUND);
     pxs_err_clear(&err);
     CHECK_EQ_INT(pxs_file_read_all(pxs_test_tmpdir(), 3, &data, &len, &err), PXS_EINVAL);
+}
+
+struct replace_job {
+    const char *path;
+    char fill;
+    int rc;
+};
+
+static void *replace_many(void *arg) {
+    struct replace_job *j = arg;
+    char buf[65536];
+    memset(buf, j->fill, sizeof buf);
+    struct pxs_err err;
+    pxs_err_clear(&err);
+    for (int i = 0; i < 20 && j->rc == PXS_OK; i++)
+        j->rc = pxs_file_write_replace(j->path, buf, sizeof buf, &err);
+    return NULL;
+}
+
+/* Two threads replacing one path: the file is always one writer's whole
+ * content, and no temporary file is left behind. */
+PXS_TEST(core_file_write_replace_concurrent) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/blob", pxs_test_tmpdir());
+    struct replace_job jobs[2] = {{path, 'a', PXS_OK}, {path, 'b', PXS_OK}};
+    pthread_t t;
+    CHECK_EQ_INT(pthread_create(&t, NULL, replace_many, &jobs[0]), 0);
+    replace_many(&jobs[1]);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(jobs[0].rc, PXS_OK);
+    CHECK_EQ_INT(jobs[1].rc, PXS_OK);
+    struct pxs_err err;
+    pxs_err_clear(&err);
+    char *data;
+    size_t len;
+    CHECK_OK(pxs_file_read_all(path, 1 << 20, &data, &len, &err), &err);
+    int uniform = len == 65536;
+    for (size_t i = 1; uniform && i < len; i++) uniform = data[i] == data[0];
+    pxs_free(data);
+    CHECK_MSG(uniform, "replaced file is not one writer's content (%zu bytes)", len);
+    CHECK_EQ_INT(pxs_test_system("test $(ls -A %s | wc -l) -eq 1", pxs_test_tmpdir()), 0);
 }
 
 PXS_TEST(core_cpu_force_generic_reported) {

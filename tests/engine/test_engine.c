@@ -11,17 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static const char *corel(int i) {
-    static char path[4][512];
-    static int slot;
-    char rel[64];
-    snprintf(rel, sizeof rel, "data/corel1k_wang/images/%d.jpg", i);
-    const char *p = pxs_test_shared(rel);
-    if (!p) return NULL;
-    slot = (slot + 1) % 4;
-    snprintf(path[slot], sizeof path[slot], "%s", p);
-    return path[slot];
-}
+#define corel pxs_test_corel
 
 PXS_TEST(engine_record_roundtrip_and_corruption) {
     struct image_record rec = {0}, back;

@@ -858,3 +858,62 @@ PXS_TEST(image_descriptor_similarity) {
     CHECK_MSG(s_moss < 0.75f && s_moss < s_small - 0.2f, "scene vs moss: cos %.3f", s_moss);
     CHECK_MSG(s_card < 0.85f && s_card < s_small - 0.1f, "scene vs card: cos %.3f", s_card);
 }
+
+/* ---- EXIF fields ------------------------------------------------------- */
+
+/* A JPEG whose EXIF libvips writes from exif-* strings set on the image. */
+static void *jpeg_with_exif(const char *date, const char *make, const char *model, size_t *len) {
+    uint8_t pix[32 * 24 * 3];
+    for (size_t i = 0; i < sizeof pix; i++) pix[i] = (uint8_t)(i * 7);
+    VipsImage *m = vips_image_new_from_memory_copy(pix, sizeof pix, 32, 24, 3, VIPS_FORMAT_UCHAR);
+    if (!m) return NULL;
+    VipsImage *im = NULL;
+    int rc = vips_copy(m, &im, "interpretation", VIPS_INTERPRETATION_sRGB, NULL);
+    g_object_unref(m);
+    if (rc) return NULL;
+    if (date) vips_image_set_string(im, "exif-ifd2-DateTimeOriginal", date);
+    if (make) vips_image_set_string(im, "exif-ifd0-Make", make);
+    if (model) vips_image_set_string(im, "exif-ifd0-Model", model);
+    void *buf = NULL;
+    rc = vips_image_write_to_buffer(im, ".jpg", &buf, len, NULL);
+    g_object_unref(im);
+    if (rc) vips_error_clear();
+    return rc ? NULL : buf;
+}
+
+PXS_TEST(image_exif_date_and_camera) {
+    struct pxs_err err = {0};
+    CHECK_OK(pxs_image_global_init(&err), &err);
+    size_t len;
+    void *jpg = jpeg_with_exif("2019:07:14 10:22:01", "Canon", "Canon EOS 5D", &len);
+    CHECK(jpg);
+    struct pxs_image img = {0};
+    struct pxs_image_info info;
+    int rc = pxs_image_decode(jpg, len, NULL, &img, &info, &err);
+    pxs_image_free(&img);
+    struct pxs_preprocess pp;
+    pxs_preprocess_init_imagenet(&pp);
+    float *t = pxs_malloc(pxs_preprocess_tensor_floats(&pp) * sizeof(float));
+    struct pxs_image_info info2;
+    int rc2 = t ? pxs_image_to_tensor(jpg, len, &pp, t, &info2, &err) : PXS_ENOMEM;
+    pxs_free(t);
+    g_free(jpg);
+    CHECK_OK(rc, &err);
+    CHECK_OK(rc2, &err);
+    CHECK_STR(info.exif_date, "2019-07-14 10:22:01");
+    CHECK_STR(info.camera_make, "Canon");
+    CHECK_STR(info.camera_model, "Canon EOS 5D");
+    CHECK_STR(info2.exif_date, "2019-07-14 10:22:01");
+    CHECK_STR(info2.camera_model, "Canon EOS 5D");
+
+    /* A malformed date is dropped; absent fields stay empty. */
+    jpg = jpeg_with_exif("    :  :     :  :  ", NULL, NULL, &len);
+    CHECK(jpg);
+    rc = pxs_image_decode(jpg, len, NULL, &img, &info, &err);
+    pxs_image_free(&img);
+    g_free(jpg);
+    CHECK_OK(rc, &err);
+    CHECK_STR(info.exif_date, "");
+    CHECK_STR(info.camera_make, "");
+    CHECK_STR(info.camera_model, "");
+}

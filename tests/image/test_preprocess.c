@@ -649,3 +649,61 @@ PXS_TEST(preprocess_allocation_failures) {
     CHECK_EQ_INT(bad, 0);
     CHECK(saw_ok > 0);
 }
+
+/* The preview (one decode for tensor + thumbnail) must look like what
+ * pxs_image_decode gives for the same bounding side, for every EXIF
+ * orientation, with and without JPEG shrink-on-load. */
+PXS_TEST(preprocess_preview_matches_decode_all_orientations) {
+    INIT_OR_FAIL();
+    const int sizes[2][2] = {{300, 200}, {1400, 900}};
+    for (int si = 0; si < 2; si++) {
+        int w = sizes[si][0], h = sizes[si][1];
+        uint8_t *pix = pxs_malloc((size_t)w * h * 3);
+        CHECK(pix);
+        for (int y = 0; y < h; y++) /* smooth, asymmetric: a wrong flip shows */
+            for (int x = 0; x < w; x++) {
+                uint8_t *p = pix + ((size_t)y * w + x) * 3;
+                p[0] = (uint8_t)(255 * x / w), p[1] = (uint8_t)(255 * y / h);
+                p[2] = (uint8_t)(x < w / 4 && y < h / 3 ? 250 : 30);
+            }
+        for (int o = 1; o <= 8; o++) {
+            size_t len;
+            void *jpg = encode(pix, w, h, 3, ".jpg[Q=95]", o, &len);
+            CHECK(jpg);
+            struct pxs_preprocess pp;
+            pxs_preprocess_init_imagenet(&pp);
+            float *t = pxs_malloc(pxs_preprocess_tensor_floats(&pp) * sizeof(float));
+            struct pxs_image prev = {0}, ref = {0};
+            struct pxs_err err = {0};
+            struct pxs_image_info info;
+            int rc = t ? pxs_image_to_tensor_preview(jpg, len, &pp, t, 128, &prev, &info, &err)
+                       : PXS_ENOMEM;
+            struct pxs_image_decode_opts o128 = {.max_side = 128};
+            if (rc == PXS_OK) rc = pxs_image_decode(jpg, len, &o128, &ref, NULL, &err);
+            g_free(jpg);
+            pxs_free(t);
+            double sum = 0;
+            int same_size = rc == PXS_OK && prev.width == ref.width && prev.height == ref.height;
+            if (same_size)
+                for (size_t i = 0; i < (size_t)ref.width * ref.height * 3; i++)
+                    sum += fabs((double)prev.pixels[i] - ref.pixels[i]);
+            double mean = same_size ? sum / ((double)ref.width * ref.height * 3) : 999;
+            int pw = prev.width, ph = prev.height, rw = ref.width, rh = ref.height;
+            pxs_image_free(&prev);
+            pxs_image_free(&ref);
+            if (rc != PXS_OK) pxs_free(pix);
+            CHECK_OK(rc, &err);
+            CHECK_EQ_INT(info.orientation, o);
+            CHECK_MSG(same_size, "%dx%d orientation %d: preview %dx%d, decode %dx%d", w, h, o, pw,
+                      ph, rw, rh);
+            CHECK_MSG(mean < 4.0, "%dx%d orientation %d: mean abs difference %.2f", w, h, o, mean);
+        }
+        pxs_free(pix);
+    }
+    struct pxs_preprocess pp;
+    pxs_preprocess_init_imagenet(&pp);
+    float t[3];
+    struct pxs_image prev;
+    struct pxs_err err = {0};
+    CHECK_EQ_INT(pxs_image_to_tensor_preview("x", 1, &pp, t, 0, &prev, NULL, &err), PXS_EINVAL);
+}

@@ -132,8 +132,13 @@ id300=$(py "print(d['results'][0]['id'])")
 printf '{"img_base64":"data:image/jpeg;base64,%s","page":2,"page_size":2}' "$b64" >"$WORK/q.json"
 call POST /api/search -H 'Content-Type: application/json' --data-binary @"$WORK/q.json"
 py "assert d['page']==2 and d['page_size']==2 and len(d['results'])==2 and d['total']==4, d" || fail "paging $(body)"
-call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"topk\":2,\"similarity\":0.999}"
-py "r=d['results']; assert len(r)==1 and r[0]['id']==$id300, d" || fail "search by id + threshold $(body)"
+call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"topk\":5}"
+py "r=d['results']; assert len(r)==5 and all(x['id']!=$id300 for x in r), d" || fail "search by id (more like this, itself left out) $(body)"
+lowest=$(py "print(d['results'][-1]['similarity'])")
+call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"topk\":5,\"similarity\":$lowest}"
+py "r=d['results']; assert r and all(x['similarity']>=$lowest for x in r), d" || fail "search by id + threshold $(body)"
+call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"topk\":5,\"similarity\":1.0}"
+py "assert d['results']==[], d" || fail "threshold 1.0 keeps nothing but itself, which is left out $(body)"
 call POST /api/search -H 'Content-Type: application/json' -d '{"img_base64":"!!!not base64!!!"}'
 expect_err 400 "invalid base64"
 call POST /api/search -H 'Content-Type: application/json' -d '{"img_base64":12}'
@@ -146,8 +151,12 @@ call POST /api/search -H 'Content-Type: application/json' -d '{"id":987654}'
 expect_err 404 "unknown id"
 call POST /api/search -H 'Content-Type: application/json' -d '{"vector":[1,2,3]}'
 expect_err 400 "vector of the wrong dimension"
-call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"filter\":\"id > 3\"}"
-expect_err 400 "filter (not supported yet)"
+call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"topk\":50,\"filter\":\"id != $id300 and format == 'jpeg'\"}"
+[[ $code == 200 ]] || fail "filtered search: $code $(body)"
+py "r=d['results']; assert r and all(x['id']!=$id300 and x['format']=='jpeg' for x in r), d" || fail "filter not honoured $(body)"
+call POST /api/search -H 'Content-Type: application/json' -d "{\"id\":$id300,\"filter\":\"width >\"}"
+expect_err 400 "filter syntax error"
+py "assert 'position' in d['error']['message'], d" || fail "filter error without a position $(body)"
 call POST /api/search -H 'Content-Type: application/json' -d '[1,2]'
 expect_err 400 "JSON that is not an object"
 call POST /api/search -H 'Content-Type: application/json' -d '{"id":1} trailing'
@@ -156,7 +165,7 @@ call POST /api/search -H 'Content-Type: application/json' -d '{}'
 expect_err 400 "missing query"
 call POST /api/search -H 'Content-Type: text/plain' -d 'hello'
 expect_err 415 "unsupported Content-Type"
-pass "JSON search: base64 (plain and data: URL), id, threshold, paging; bad JSON, types, base64 -> 400"
+pass "JSON search: base64 (plain and data: URL), id, threshold, paging, filter; bad JSON, types, base64 -> 400"
 
 # ---- limits ---------------------------------------------------------------------------------
 head -c 3500000 /dev/urandom >"$WORK/big.bin"
