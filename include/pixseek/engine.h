@@ -34,6 +34,15 @@ struct pxs_engine_opts {
     const char *model_config; /* model description JSON; NULL = MODEL.json beside the
                                  model, then $PIXSEEK_MODELS/<model file name>.json */
     int threads;              /* inference threads; 0 = number of CPUs */
+
+    /* ---- image index and query embedding (image_index.c, embed_batch.c) ---- */
+    const char *image_index;  /* "AUTO" (exact FLAT up to 10k images, HNSW above), "FLAT",
+                                 "HNSW", "IVF_SQ8"; remembered in the data directory;
+                                 NULL = what it remembers (AUTO for a new one) */
+    int query_batch;          /* concurrent query embeddings run as one batch of at most
+                                 this many; 0 = 4, 1 = no batching */
+    int query_wait_us;        /* how long a batch waits for queries still being decoded;
+                                 0 = 1000, negative = never */
 };
 
 int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out,
@@ -217,6 +226,7 @@ struct pxs_engine_stats {
     char metric[16];      /* e.g. "COSINE" */
     char kernel[16];      /* distance kernel in use */
     size_t index_bytes;   /* memory held by the vector index */
+    char index_type[16];  /* "FLAT", "HNSW", "IVF_SQ8" */
 };
 
 int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out,

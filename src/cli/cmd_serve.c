@@ -33,6 +33,8 @@ static const char serve_help[] =
     "  --collection NAME bootcamp table name served (default milvus_img_search)\n"
     "  --web DIR         serve the web UI from DIR instead of the built-in copy\n"
     CLI_MODEL_HELP
+    "                    (serve: default --threads 1, so concurrent searches run\n"
+    "                    one model per CPU instead of fighting over the cores)\n"
     "  -h, --help        this help\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -115,6 +117,7 @@ int cmd_serve(int argc, char **argv) {
     opts.roots = roots;
     opts.n_roots = n_roots;
     /* serve creates the data directory if needed so an empty server starts. */
+    if (!model.threads) model.threads = 1;
     pxs_engine *engine = cli_open_engine(data_dir, 0, &model);
     if (!engine) return EXIT_FAILURE_FATAL;
     struct sigaction sa;
