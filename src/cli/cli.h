@@ -32,6 +32,8 @@ struct cli_model_args {
     const char *model_config; /* --model-config */
     int threads;              /* --threads, 0 = default */
     const char *image_index;  /* --index */
+    int query_batch;          /* serve --query-batch */
+    int query_wait_us;        /* serve --query-wait */
 };
 #define CLI_MODEL_OPTIONS                                        \
     {"model", required_argument, 0, 0x100},                      \

@@ -81,6 +81,8 @@ pxs_engine *cli_open_engine(const char *data_dir, int read_only, const struct cl
         opts.model_config = m->model_config;
         opts.threads = m->threads;
         opts.image_index = m->image_index;
+        opts.query_batch = m->query_batch;
+        opts.query_wait_us = m->query_wait_us;
     }
     pxs_engine *engine;
     int rc = pxs_engine_open(&opts, &engine, &err);

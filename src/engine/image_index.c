@@ -178,7 +178,7 @@ int image_index_save(pxs_engine *e, int force, struct pxs_err *err) {
     pxs_buf_init(&b, INDEX_FILE_MAX_BYTES);
     pthread_rwlock_rdlock(&e->index_lock);
     uint64_t gen = e->loaded_generation, next = e->loaded_next_id, del = e->loaded_deletes;
-    if (!e->index || next == 0 ||
+    if (!e->index || next == 0 || image_index_want_rebuild(e) || /* the next open rebuilds it */
         (!force && gen == e->saved_generation && next == e->saved_next_id && del == e->saved_deletes)) {
         pthread_rwlock_unlock(&e->index_lock);
         return PXS_OK;

@@ -52,14 +52,13 @@ int index_file_write(const char *path, const struct pxs_buf *bytes, struct pxs_e
     return rc;
 }
 
-int index_file_read(const char *path, struct index_file_head *head, index_file_check_fn check,
-                    void *user, pxs_index **ix, struct pxs_err *err) {
+int index_file_parse(const char *path, const void *data, size_t len, struct index_file_head *head,
+                     index_file_check_fn check, void *user, pxs_index **ix, struct pxs_err *err) {
     *ix = NULL;
-    char *data = NULL;
-    size_t len = 0;
-    int rc = pxs_file_read_all(path, INDEX_FILE_MAX_BYTES, &data, &len, err);
-    if (rc != PXS_OK) return rc;
-    const uint8_t *p = (const uint8_t *)data;
+    if (head->n_words < 0 || head->n_words > INDEX_FILE_MAX_WORDS || strlen(head->magic) != 8)
+        return pxs_errf(err, PXS_EINTERNAL, "index file: bad header description");
+    int rc = PXS_OK;
+    const uint8_t *p = data;
     size_t hb = header_bytes(head->n_words);
     if (len < hb || memcmp(p, head->magic, 8)) rc = pxs_errf(err, PXS_ECORRUPT, "%s: not an index file", path);
     else if (pxs_get_le(p + hb - 8, 8) != pxs_hash64(p, hb - 8))
@@ -70,6 +69,23 @@ int index_file_read(const char *path, struct index_file_head *head, index_file_c
     for (int i = 0; rc == PXS_OK && i < head->n_words; i++) head->words[i] = pxs_get_le(p + 16 + 8 * i, 8);
     if (rc == PXS_OK && check) rc = check(path, head->words, user, err);
     if (rc == PXS_OK) rc = pxs_index_deserialize(p + hb, len - hb, ix, err);
+    return rc;
+}
+
+int index_file_read(const char *path, struct index_file_head *head, index_file_check_fn check,
+                    void *user, pxs_index **ix, struct pxs_err *err) {
+    *ix = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = pxs_file_read_all(path, INDEX_FILE_MAX_BYTES, &data, &len, err);
+    if (rc != PXS_OK) return rc;
+    rc = index_file_parse(path, data, len, head, check, user, ix, err);
     pxs_free(data);
     return rc;
+}
+
+void index_file_fix_checksum(void *data, size_t len, int n_words) {
+    size_t hb = header_bytes(n_words);
+    if (n_words < 0 || n_words > INDEX_FILE_MAX_WORDS || len < hb) return;
+    pxs_put_le((uint8_t *)data + hb - 8, pxs_hash64(data, hb - 8), 8);
 }

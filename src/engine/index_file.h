@@ -40,5 +40,10 @@ typedef int (*index_file_check_fn)(const char *path, const uint64_t *words, void
  * no file, PXS_ECORRUPT / PXS_EUNSUPPORTED / check's error otherwise. */
 int index_file_read(const char *path, struct index_file_head *head, index_file_check_fn check,
                     void *user, pxs_index **ix, struct pxs_err *err);
+/* The same on len bytes at data (path only names them in messages). */
+int index_file_parse(const char *path, const void *data, size_t len, struct index_file_head *head,
+                     index_file_check_fn check, void *user, pxs_index **ix, struct pxs_err *err);
+/* Recompute the header checksum in place (fuzzing). */
+void index_file_fix_checksum(void *data, size_t len, int n_words);
 
 #endif
