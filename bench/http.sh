@@ -89,7 +89,7 @@ run() {
 t_start=$(date +%s.%N)
 "$BIN" serve --data "$WORK/px" --port "$PORT" 2>"$WORK/px.log" &
 px=$!
-trap 'kill $px 2>/dev/null; [[ -n ${sp:-} ]] && kill $sp 2>/dev/null; true' EXIT
+trap 'kill $px 2>/dev/null || true; [[ -n ${sp:-} ]] && kill $sp 2>/dev/null || true' EXIT
 wait_up "http://127.0.0.1:$PORT/healthz" || { cat "$WORK/px.log"; exit 1; }
 count=$(curl -s -X POST "http://127.0.0.1:$PORT/img/count")
 itype=$(curl -s "http://127.0.0.1:$PORT/api/stats" | $PY -c "import json,sys; print(json.load(sys.stdin).get('index_type','?'))")
