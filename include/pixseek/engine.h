@@ -227,6 +227,8 @@ struct pxs_engine_stats {
     char kernel[16];      /* distance kernel in use */
     size_t index_bytes;   /* memory held by the vector index */
     char index_type[16];  /* "FLAT", "HNSW", "IVF_SQ8" */
+    uint64_t query_embeddings; /* search-by-image queries embedded through the batch queue */
+    uint64_t query_batches;    /* model runs they took (equal: no query was batched) */
 };
 
 int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out,

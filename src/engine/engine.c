@@ -500,6 +500,12 @@ int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out, struct px
     out->index_bytes = pxs_index_memory(engine->index);
     snprintf(out->index_type, sizeof out->index_type, "%s",
              pxs_index_type_name(pxs_index_get_type(engine->index)));
+    if (engine->batcher) {
+        struct embed_batcher_stats bs;
+        embed_batcher_stats(engine->batcher, &bs);
+        out->query_embeddings = bs.items;
+        out->query_batches = bs.batches;
+    }
     pthread_rwlock_unlock(&engine->index_lock);
     return PXS_OK;
 }
