@@ -15,9 +15,14 @@
  */
 #include "engine/index_file.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static size_t header_bytes(int n_words) { return 32 + 8 * (size_t)n_words; }
 
@@ -72,15 +77,28 @@ int index_file_parse(const char *path, const void *data, size_t len, struct inde
     return rc;
 }
 
+/* The file is mapped rather than read, so loading a large index does not
+ * hold the file's bytes and the index in memory twice. */
 int index_file_read(const char *path, struct index_file_head *head, index_file_check_fn check,
                     void *user, pxs_index **ix, struct pxs_err *err) {
     *ix = NULL;
-    char *data = NULL;
-    size_t len = 0;
-    int rc = pxs_file_read_all(path, INDEX_FILE_MAX_BYTES, &data, &len, err);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pxs_errf_sys(err, errno == ENOENT ? PXS_ENOTFOUND : PXS_EIO, errno, "cannot open %s", path);
+    struct stat st;
+    int rc = PXS_OK;
+    if (fstat(fd, &st) != 0) rc = pxs_errf_sys(err, PXS_EIO, errno, "cannot stat %s", path);
+    else if ((uint64_t)st.st_size > INDEX_FILE_MAX_BYTES)
+        rc = pxs_errf(err, PXS_ELIMIT, "%s: %lld bytes is over the limit", path, (long long)st.st_size);
+    else if (st.st_size == 0) rc = pxs_errf(err, PXS_ECORRUPT, "%s: empty", path);
+    void *map = MAP_FAILED;
+    size_t len = (size_t)st.st_size;
+    if (rc == PXS_OK && (map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)) == MAP_FAILED)
+        rc = pxs_errf_sys(err, PXS_EIO, errno, "cannot map %s", path);
+    close(fd);
     if (rc != PXS_OK) return rc;
-    rc = index_file_parse(path, data, len, head, check, user, ix, err);
-    pxs_free(data);
+    rc = index_file_parse(path, map, len, head, check, user, ix, err);
+    munmap(map, len);
     return rc;
 }
 
