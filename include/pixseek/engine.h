@@ -8,9 +8,10 @@
  * Data directory layout:
  *   <data>/store/      LMDB environment (the store of record; see engine.c
  *                      for the tables and their record formats)
- * The in-memory index is rebuilt from the store when the engine opens and
- * refreshed before each search if another process (pixseek index) added
- * images meanwhile.
+ *   <data>/indexes/images.pxi  the image index (image_index.c), a cache
+ * The in-memory index is loaded from its file (or rebuilt from the store)
+ * when the engine opens and refreshed before each search if another
+ * process (pixseek index) added images meanwhile.
  *
  * Thread-safety: searches and reads may run concurrently from many threads;
  * ingest may run alongside them (writers serialise in the store).
