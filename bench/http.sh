@@ -9,7 +9,8 @@
 # collection to N_TOTAL vectors with bench/http_fill (real embeddings + Gaussian noise, renormalised: see
 # that file); load the identical vectors into the peer's FAISS IndexFlatIP + sqlite (bench/http_seed_data.py);
 # then for each server: start it on 127.0.0.1, warm up, run wrk at each concurrency with bench/http_search.lua
-# (multipart upload: decode + MobileNetV2 + search), and for pixseek also bench/http_byid.lua (POST
+# (multipart upload: decode + MobileNetV2 + search; pixseek searches its HNSW image index, the
+# peer its FAISS IndexFlatIP), and for pixseek also bench/http_byid.lua (POST
 # /api/search {"id"}: search only, no embedding; the peer has no such route). Prints p50/p99 latency, req/s,
 # errors and server RSS before/after, and the pixseek/peer ratios.
 # Env: DURATION [30] CONCURRENCY ["1 8 64"] N_TOTAL [100000] PORT [18080] SEED_PORT [15080]
@@ -67,7 +68,8 @@ if [[ ! -f $SEED_REPLICA_WEIGHTS ]]; then
 fi
 
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
-wait_up() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; return 1; }
+# (the first pixseek start after the fill builds the HNSW index and writes <data>/indexes/images.pxi)
+wait_up() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; return 1; }
 results=()
 # run NAME LUA ARGS... : wrk at every concurrency, appends "name c rps p50 p99 errors"
 run() {
@@ -84,12 +86,14 @@ run() {
 }
 
 # ---- pixseek ------------------------------------------------------------------------------------------
+t_start=$(date +%s.%N)
 "$BIN" serve --data "$WORK/px" --port "$PORT" 2>"$WORK/px.log" &
 px=$!
-trap 'kill $px 2>/dev/null; [[ -n ${sp:-} ]] && kill $sp 2>/dev/null; true' EXIT
+trap 'kill $px 2>/dev/null || true; [[ -n ${sp:-} ]] && kill $sp 2>/dev/null || true' EXIT
 wait_up "http://127.0.0.1:$PORT/healthz" || { cat "$WORK/px.log"; exit 1; }
 count=$(curl -s -X POST "http://127.0.0.1:$PORT/img/count")
-echo "pixseek: $count vectors; RSS $(rss_mb $px) MB at start"
+itype=$(curl -s "http://127.0.0.1:$PORT/api/stats" | $PY -c "import json,sys; print(json.load(sys.stdin).get('index_type','?'))")
+echo "pixseek: $count vectors, $itype index, up in $(echo "$(date +%s.%N) - $t_start" | bc | cut -c1-5) s; RSS $(rss_mb $px) MB at start"
 wrk -t1 -c2 -d3s -s bench/http_search.lua "http://127.0.0.1:$PORT" -- "$WORK/queries.txt" >/dev/null
 px_rss0=$(rss_mb $px)
 run pixseek-upload "http://127.0.0.1:$PORT" bench/http_search.lua "$WORK/queries.txt" 10

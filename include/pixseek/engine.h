@@ -9,13 +9,14 @@
  *   <data>/store/      LMDB environment (the store of record; see record.c
  *                      for the tables and their record formats) of the
  *                      "default" image collection
+ *   <data>/indexes/images.pxi  the image index (image_index.c), a cache
  *   <data>/blobs/      originals kept with --store-originals (see blob.c)
- *   <data>/collections/<NAME>/store/, .../blobs/
+ *   <data>/collections/<NAME>/store/, .../blobs/, .../indexes/
  *                      other named image collections, each with its own
  *                      model and preprocessing (remembered in its store)
- * The in-memory index is rebuilt from the store when the engine opens and
- * refreshed before each search if another process (pixseek index) added
- * images meanwhile.
+ * The in-memory index is loaded from its file (or rebuilt from the store)
+ * when the engine opens and refreshed before each search if another
+ * process (pixseek index) added images meanwhile.
  *
  * Thread-safety: searches and reads may run concurrently from many threads;
  * ingest may run alongside them (writers serialise in the store).
@@ -43,6 +44,15 @@ struct pxs_engine_opts {
     const char *collection;   /* image collection name: NULL or "default" = the data
                                  directory itself (<data>/store, as before collections);
                                  NAME = <data>/collections/NAME/ (own store, blobs, model) */
+
+    /* ---- image index and query embedding (image_index.c, embed_batch.c) ---- */
+    const char *image_index;  /* "AUTO" (exact FLAT up to 10k images, HNSW above), "FLAT",
+                                 "HNSW", "IVF_SQ8"; remembered in the data directory;
+                                 NULL = what it remembers (AUTO for a new one) */
+    int query_batch;          /* concurrent query embeddings run as one batch of at most
+                                 this many; 0 = 4, 1 = no batching */
+    int query_wait_us;        /* how long a batch waits for queries still being decoded;
+                                 0 = 1000, negative = never */
 };
 
 int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out,
@@ -318,6 +328,9 @@ struct pxs_engine_stats {
     char metric[16];      /* e.g. "COSINE" */
     char kernel[16];      /* distance kernel in use */
     size_t index_bytes;   /* memory held by the vector index */
+    char index_type[16];  /* "FLAT", "HNSW", "IVF_SQ8" */
+    uint64_t query_embeddings; /* search-by-image queries embedded through the batch queue */
+    uint64_t query_batches;    /* model runs they took (equal: no query was batched) */
 };
 
 int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out,

@@ -31,17 +31,24 @@ struct cli_model_args {
     const char *model;        /* --model */
     const char *model_config; /* --model-config */
     int threads;              /* --threads, 0 = default */
+    const char *image_index;  /* --index */
+    int query_batch;          /* serve --query-batch */
+    int query_wait_us;        /* serve --query-wait */
 };
 #define CLI_MODEL_OPTIONS                                        \
     {"model", required_argument, 0, 0x100},                      \
         {"model-config", required_argument, 0, 0x101},           \
-        {"threads", required_argument, 0, 0x102}
+        {"threads", required_argument, 0, 0x102},                \
+        {"index", required_argument, 0, 0x103}
 #define CLI_MODEL_HELP                                                               \
     "  --model FILE        ONNX model for embeddings (default: what the data\n"      \
     "                      directory was built with, else the built-in descriptor)\n" \
     "  --model-config F    model description JSON (default FILE.json beside the\n"   \
     "                      model, then $PIXSEEK_MODELS/; examples in models/)\n"     \
-    "  --threads N         inference threads (default: number of CPUs)\n"
+    "  --threads N         inference threads (default: number of CPUs)\n"           \
+    "  --index TYPE        image index: AUTO (exact FLAT up to 10k images, HNSW\n"  \
+    "                      above), FLAT, HNSW or IVF_SQ8; remembered in the data\n" \
+    "                      directory (default: what it remembers, else AUTO)\n"
 /* Handle one of the CLI_MODEL_OPTIONS; returns 1 if c was one, 0 if not,
  * -1 on a bad value (message printed). */
 int cli_model_option(int c, const char *arg, struct cli_model_args *m);

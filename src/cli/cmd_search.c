@@ -217,14 +217,14 @@ int cmd_stats(int argc, char **argv) {
         printf("{\"data\":");
         cli_json_string(stdout, data_dir);
         printf(",\"images\":%llu,\"embedder\":\"%s\",\"dim\":%zu,\"metric\":\"%s\","
-               "\"kernel\":\"%s\",\"index_bytes\":%zu}\n",
+               "\"kernel\":\"%s\",\"index_type\":\"%s\",\"index_bytes\":%zu}\n",
                (unsigned long long)st.images, st.embedder, st.dim, st.metric, st.kernel,
-               st.index_bytes);
+               st.index_type, st.index_bytes);
     } else {
         printf("data directory  %s\nimages          %llu\nembedder        %s (%zu-d, %s)\n"
-               "index           exact scan, %zu bytes, %s kernels\n",
+               "index           %s, %zu bytes, %s kernels\n",
                data_dir, (unsigned long long)st.images, st.embedder, st.dim, st.metric,
-               st.index_bytes, st.kernel);
+               st.index_type, st.index_bytes, st.kernel);
     }
     return EXIT_OK;
 }

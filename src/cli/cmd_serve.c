@@ -32,7 +32,13 @@ static const char serve_help[] =
     "                    (default $PIXSEEK_TOKEN; none: writes are open)\n"
     "  --collection NAME bootcamp table name served (default milvus_img_search)\n"
     "  --web DIR         serve the web UI from DIR instead of the built-in copy\n"
+    "  --query-batch N   run up to N concurrent query embeddings as one model batch\n"
+    "                    (default 4; 1 = no batching)\n"
+    "  --query-wait US   how long a batch waits for queries still being decoded\n"
+    "                    (microseconds, default 1000; 0 = default, -1 = never)\n"
     CLI_MODEL_HELP
+    "                    (serve: default --threads 1, so concurrent searches run\n"
+    "                    one model per CPU instead of fighting over the cores)\n"
     "  -h, --help        this help\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -55,6 +61,8 @@ int cmd_serve(int argc, char **argv) {
                                               {"http-threads", required_argument, 0, 't'},
                                               {"max-body", required_argument, 0, 'm'},
                                               {"web", required_argument, 0, 'w'},
+                                              {"query-batch", required_argument, 0, 'Q'},
+                                              {"query-wait", required_argument, 0, 'W'},
                                               {"help", no_argument, 0, 'h'},
                                               {0, 0, 0, 0}};
     const char *data_dir = cli_default_data_dir();
@@ -87,6 +95,15 @@ int cmd_serve(int argc, char **argv) {
             opts.max_body_bytes = (size_t)v;
             break;
         case 'w': opts.web_dir = optarg; break;
+        case 'Q':
+            if ((v = cli_parse_long("--query-batch", optarg, 1, 64)) < 0) return EXIT_USAGE;
+            model.query_batch = (int)v;
+            break;
+        case 'W':
+            if (!strcmp(optarg, "-1")) model.query_wait_us = -1;
+            else if ((v = cli_parse_long("--query-wait", optarg, 0, 100000)) < 0) return EXIT_USAGE;
+            else model.query_wait_us = (int)v;
+            break;
         case 'u':
             if ((v = cli_parse_long("--max-upload", optarg, 1024, 1L << 32)) < 0) return EXIT_USAGE;
             opts.max_upload_bytes = (size_t)v;
@@ -115,6 +132,7 @@ int cmd_serve(int argc, char **argv) {
     opts.roots = roots;
     opts.n_roots = n_roots;
     /* serve creates the data directory if needed so an empty server starts. */
+    if (!model.threads) model.threads = 1;
     pxs_engine *engine = cli_open_engine(data_dir, 0, &model);
     if (!engine) return EXIT_FAILURE_FATAL;
     struct sigaction sa;

@@ -4,8 +4,8 @@
  * file under <data>/indexes/, loading that file at open, compaction of HNSW
  * tombstones, and the indexes operations.
  *
- * Index file <data>/indexes/coll-<collection id>.pxi (little-endian),
- * written with pxs_file_write_atomic (temp file, fsync, rename, fsync dir):
+ * Index file <data>/indexes/coll-<collection id>.pxi, in the layout of
+ * index_file.c (written atomically) with five header words:
  *    0  8  magic "PXSCOLIX"
  *    8  4  format version (1)
  *   12  4  reserved (0)
@@ -24,6 +24,7 @@
  * from the log, is replaced by a build from the stored rows.
  */
 #include "engine/coll_int.h"
+#include "engine/index_file.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -31,8 +32,6 @@
 
 #define IDX_MAGIC "PXSCOLIX"
 #define IDX_VERSION 1
-#define IDX_HEADER 72
-#define IDX_MAX_FILE ((size_t)64 << 30)
 #define COMPACT_MIN_TOMBSTONES 1000
 #define COMPACT_FRACTION 0.2
 #define CHECKPOINT_MIN_CHANGES 100000
@@ -154,32 +153,21 @@ static int prune_dellog(struct coll_db *db, uint64_t id, uint64_t upto, struct p
 
 int coll_index_save(struct coll_db *db, struct coll *c, bool force, struct pxs_err *err) {
     struct pxs_buf b;
-    pxs_buf_init(&b, IDX_MAX_FILE);
+    pxs_buf_init(&b, INDEX_FILE_MAX_BYTES);
     pthread_rwlock_rdlock(&c->lock);
     if (!c->index || (!force && c->saved_rowid == c->covered_rowid && c->saved_del == c->covered_del)) {
         pthread_rwlock_unlock(&c->lock);
         return PXS_OK;
     }
     uint64_t id = c->schema->id, cr = c->covered_rowid, cd = c->covered_del;
-    uint8_t head[IDX_HEADER] = {0};
-    memcpy(head, IDX_MAGIC, 8);
-    pxs_put_le(head + 8, IDX_VERSION, 4);
-    pxs_put_le(head + 16, id, 8);
-    pxs_put_le(head + 24, cr, 8);
-    pxs_put_le(head + 32, cd, 8);
-    pxs_put_le(head + 40, c->tombstones, 8);
-    pxs_put_le(head + 48, spec_hash(c->schema), 8);
-    int rc = pxs_buf_append(&b, head, IDX_HEADER);
-    if (rc == PXS_OK) rc = pxs_index_serialize(c->index, &b, err);
+    struct index_file_head head = {.magic = IDX_MAGIC, .version = IDX_VERSION, .n_words = 5,
+                                   .words = {id, cr, cd, c->tombstones, spec_hash(c->schema)}};
+    int rc = index_file_encode(&head, c->index, &b, err);
     pthread_rwlock_unlock(&c->lock);
     if (rc == PXS_OK) {
-        pxs_put_le((uint8_t *)b.data + 56, b.len - IDX_HEADER, 8);
-        pxs_put_le((uint8_t *)b.data + 64, pxs_hash64(b.data, 64), 8);
-        char dir[4200], path[4300];
-        snprintf(dir, sizeof dir, "%s/indexes", db->data_dir);
+        char path[4300];
         coll_index_path(db, id, path, sizeof path);
-        rc = pxs_mkdirs(dir, err);
-        if (rc == PXS_OK) rc = pxs_file_write_atomic(path, b.data, b.len, err);
+        rc = index_file_write(path, &b, err);
     } else if (rc == PXS_ELIMIT || rc == PXS_ENOMEM) {
         rc = pxs_errf(err, rc, "index of %s too large to write", c->schema->name);
     }
@@ -190,30 +178,25 @@ int coll_index_save(struct coll_db *db, struct coll *c, bool force, struct pxs_e
     return prune_dellog(db, id, cd, err);
 }
 
+static int check_file(const char *path, const uint64_t *words, void *user, struct pxs_err *err) {
+    const struct coll_schema *s = user;
+    if (words[0] != s->id || words[4] != spec_hash(s))
+        return pxs_errf(err, PXS_EMISMATCH, "%s: made for another index", path);
+    return PXS_OK;
+}
+
 /* Load the index file; PXS_OK with *ix set, or an error saying why not. */
 static int load_file(struct coll_db *db, struct coll *c, pxs_index **ix, uint64_t *cr, uint64_t *cd,
                      uint64_t *tomb, struct pxs_err *err) {
     char path[4300];
     coll_index_path(db, c->schema->id, path, sizeof path);
-    char *data = NULL;
-    size_t len = 0;
-    int rc = pxs_file_read_all(path, IDX_MAX_FILE, &data, &len, err);
-    if (rc != PXS_OK) return rc;
-    const uint8_t *p = (const uint8_t *)data;
-    if (len < IDX_HEADER || memcmp(p, IDX_MAGIC, 8)) rc = pxs_errf(err, PXS_ECORRUPT, "%s: not an index file", path);
-    else if (pxs_get_le(p + 64, 8) != pxs_hash64(p, 64)) rc = pxs_errf(err, PXS_ECORRUPT, "%s: header checksum", path);
-    else if (pxs_get_le(p + 8, 4) != IDX_VERSION)
-        rc = pxs_errf(err, PXS_EUNSUPPORTED, "%s: format version %u", path, (unsigned)pxs_get_le(p + 8, 4));
-    else if (pxs_get_le(p + 16, 8) != c->schema->id || pxs_get_le(p + 48, 8) != spec_hash(c->schema))
-        rc = pxs_errf(err, PXS_EMISMATCH, "%s: made for another index", path);
-    else if (pxs_get_le(p + 56, 8) != len - IDX_HEADER) rc = pxs_errf(err, PXS_ECORRUPT, "%s: truncated", path);
-    if (rc == PXS_OK) rc = pxs_index_deserialize(p + IDX_HEADER, len - IDX_HEADER, ix, err);
+    struct index_file_head head = {.magic = IDX_MAGIC, .version = IDX_VERSION, .n_words = 5};
+    int rc = index_file_read(path, &head, check_file, c->schema, ix, err);
     if (rc == PXS_OK) {
-        *cr = pxs_get_le(p + 24, 8);
-        *cd = pxs_get_le(p + 32, 8);
-        *tomb = pxs_get_le(p + 40, 8);
+        *cr = head.words[1];
+        *cd = head.words[2];
+        *tomb = head.words[3];
     }
-    pxs_free(data);
     return rc;
 }
 

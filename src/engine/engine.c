@@ -11,6 +11,7 @@
  */
 #include "engine_int.h"
 #include "engine/coll_int.h"
+#include "engine/embed_batch.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -129,6 +130,8 @@ static int open_embedder(pxs_engine *e, const struct pxs_engine_opts *opts, stru
     return rc;
 }
 
+static int load_all_descriptors(pxs_engine *e, struct pxs_err *err);
+
 int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct pxs_err *err) {
     *out = NULL;
     if (!opts || !opts->data_dir || !opts->data_dir[0])
@@ -162,13 +165,16 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
     struct pxs_store_opts sopts = {.map_size = 0, .read_only = e->read_only};
     if (rc == PXS_OK) rc = pxs_store_open(store_dir, &sopts, &e->store, err);
     if (rc == PXS_OK) rc = open_embedder(e, opts, err);
-    struct pxs_index_params ip = {.type = PXS_INDEX_FLAT, .metric = e->metric, .dim = e->dim};
-    if (rc == PXS_OK) rc = pxs_index_new(&ip, &e->index, err);
+    if (rc == PXS_OK) rc = image_index_configure(e, opts->image_index, err);
+    if (rc == PXS_OK) rc = image_index_new(e, 0, &e->index, err);
     struct pxs_index_params dp = {.type = PXS_INDEX_FLAT, .metric = PXS_METRIC_COSINE,
                                   .dim = PXS_IMAGE_DESCRIPTOR_DIM};
     if (rc == PXS_OK && !e->emb->builtin) rc = pxs_index_new(&dp, &e->desc_index, err);
+    if (rc == PXS_OK && image_index_load(e, NULL) == PXS_OK && e->desc_index)
+        rc = load_all_descriptors(e, err);
     if (rc == PXS_OK) rc = engine_refresh_index(e, err);
     if (rc == PXS_OK) rc = coll_db_open(e->data_dir, e->read_only, &e->colls, err);
+    if (rc == PXS_OK) rc = engine_start_batcher(e, opts, err);
     if (rc != PXS_OK) {
         pxs_engine_close(e);
         return rc;
@@ -179,6 +185,10 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
 
 void pxs_engine_close(pxs_engine *engine) {
     if (!engine) return;
+    struct pxs_err serr = {0};
+    if (engine->store && engine->index && image_index_save(engine, 0, &serr) != PXS_OK)
+        PXS_LOG_WARN("engine: image index file not written: %s", serr.msg);
+    embed_batcher_free(engine->batcher);
     coll_db_close(engine->colls);
     pxs_index_free(engine->index);
     pxs_index_free(engine->desc_index);
@@ -214,6 +224,25 @@ static int load_vector(const void *key, size_t key_len, const void *val, size_t 
     return 0;
 }
 
+/* Descriptors of every stored image into desc_index (after the CNN index
+ * came from its file, which holds no descriptors). */
+static int load_all_descriptors(pxs_engine *e, struct pxs_err *err) {
+    pxs_store_txn *txn;
+    int rc = pxs_store_begin(e->store, 0, &txn, err);
+    if (rc != PXS_OK) return rc;
+    struct load_ctx ctx = {e->desc_index, PXS_IMAGE_DESCRIPTOR_DIM, 0, err, NULL};
+    ctx.scratch = pxs_mallocarray(PXS_IMAGE_DESCRIPTOR_DIM, sizeof(float));
+    uint8_t start[8];
+    pxs_store_u64_key(1, start);
+    pthread_rwlock_wrlock(&e->index_lock);
+    if (!ctx.scratch) rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
+    else rc = pxs_store_scan(txn, TABLE_DESC, start, 8, load_vector, &ctx, err);
+    pthread_rwlock_unlock(&e->index_lock);
+    pxs_free(ctx.scratch);
+    pxs_store_abort(txn);
+    return rc;
+}
+
 int engine_refresh_index(pxs_engine *e, struct pxs_err *err) {
     pxs_store_txn *txn;
     int rc = pxs_store_begin(e->store, 0, &txn, err);
@@ -227,13 +256,15 @@ int engine_refresh_index(pxs_engine *e, struct pxs_err *err) {
         return rc;
     }
     pthread_rwlock_rdlock(&e->index_lock);
-    int fresh = e->loaded_generation == generation && e->loaded_next_id != 0;
+    int fresh = e->loaded_generation == generation && e->loaded_next_id != 0 &&
+                !image_index_want_rebuild(e);
     pthread_rwlock_unlock(&e->index_lock);
     if (fresh) {
         pxs_store_abort(txn);
         return PXS_OK;
     }
 
+    int rebuilt = 0;
     pthread_rwlock_wrlock(&e->index_lock);
     struct load_ctx ctx = {e->index, e->dim, 0, err, NULL};
     ctx.scratch = pxs_mallocarray(e->dim > PXS_IMAGE_DESCRIPTOR_DIM ? e->dim : PXS_IMAGE_DESCRIPTOR_DIM,
@@ -243,10 +274,11 @@ int engine_refresh_index(pxs_engine *e, struct pxs_err *err) {
         goto done;
     }
     uint64_t from = e->loaded_next_id;
-    if (deletes != e->loaded_deletes || from == 0) {
+    if (deletes != e->loaded_deletes || from == 0 || image_index_want_rebuild(e)) {
         pxs_index *fresh_index;
-        struct pxs_index_params ip = {.type = PXS_INDEX_FLAT, .metric = e->metric, .dim = e->dim};
-        rc = pxs_index_new(&ip, &fresh_index, err);
+        uint64_t count = 0;
+        rc = pxs_store_count(txn, TABLE_VECTORS, &count, err);
+        if (rc == PXS_OK) rc = image_index_new(e, (size_t)count, &fresh_index, err);
         if (rc != PXS_OK) goto done;
         pxs_index_free(e->index);
         e->index = ctx.index = fresh_index;
@@ -259,6 +291,10 @@ int engine_refresh_index(pxs_engine *e, struct pxs_err *err) {
             e->desc_index = fresh_index;
         }
         from = 1;
+        rebuilt = 1;
+        if (count > 10000) PXS_LOG_INFO("engine: building the %s index of %llu images",
+                                        pxs_index_type_name(pxs_index_get_type(e->index)),
+                                        (unsigned long long)count);
     }
     uint8_t start[8];
     pxs_store_u64_key(from, start);
@@ -266,6 +302,11 @@ int engine_refresh_index(pxs_engine *e, struct pxs_err *err) {
     if (rc == PXS_OK && e->desc_index) {
         struct load_ctx dctx = {e->desc_index, PXS_IMAGE_DESCRIPTOR_DIM, 0, err, ctx.scratch};
         rc = pxs_store_scan(txn, TABLE_DESC, start, 8, load_vector, &dctx, err);
+    }
+    if (rc == PXS_OK && rebuilt && !pxs_index_is_trained(e->index)) {
+        struct pxs_err terr = {0};
+        if (pxs_index_train(e->index, &terr) != PXS_OK) { /* too few vectors: stays exact until trained */
+        }
     }
     if (rc == PXS_OK) {
         e->loaded_generation = generation;
@@ -278,6 +319,11 @@ done:
     pthread_rwlock_unlock(&e->index_lock);
     pxs_free(ctx.scratch);
     pxs_store_abort(txn);
+    if (rc == PXS_OK && rebuilt && !e->read_only) {
+        struct pxs_err serr = {0};
+        if (image_index_save(e, 1, &serr) != PXS_OK)
+            PXS_LOG_WARN("engine: image index file not written: %s", serr.msg);
+    }
     return rc;
 }
 
@@ -507,7 +553,7 @@ static int engine_search_bytes(pxs_engine *engine, const void *data, size_t len,
     }
     float *vec = pxs_mallocarray(engine->dim, sizeof(float));
     if (!vec) rc = pxs_errf(err, PXS_ENOMEM, "out of memory");
-    if (rc == PXS_OK) rc = pxs_embedder_embed_image(engine->emb, data, len, vec, err);
+    if (rc == PXS_OK) rc = engine_embed_query(engine, data, len, vec, err);
     if (rc == PXS_OK) rc = search_vector(engine, vec, opts, &f, exclude_id, matches, n_matches, err);
     pxs_free(vec);
     engine_filter_free(&f);
@@ -575,6 +621,14 @@ int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out, struct px
     snprintf(out->kernel, sizeof out->kernel, "%s", pxs_dist_kernel_name());
     pthread_rwlock_rdlock(&engine->index_lock);
     out->index_bytes = pxs_index_memory(engine->index);
+    snprintf(out->index_type, sizeof out->index_type, "%s",
+             pxs_index_type_name(pxs_index_get_type(engine->index)));
+    if (engine->batcher) {
+        struct embed_batcher_stats bs;
+        embed_batcher_stats(engine->batcher, &bs);
+        out->query_embeddings = bs.items;
+        out->query_batches = bs.batches;
+    }
     pthread_rwlock_unlock(&engine->index_lock);
     return PXS_OK;
 }

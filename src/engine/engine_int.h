@@ -30,6 +30,13 @@
 #define THUMB_SIDE 256
 #define THUMB_QUALITY 80
 
+/* The image collection's index choice (image_index.c). */
+enum image_index_kind { IMAGE_INDEX_AUTO = 0, IMAGE_INDEX_FLAT, IMAGE_INDEX_HNSW, IMAGE_INDEX_IVF_SQ8 };
+/* AUTO: exact FLAT up to this many vectors, HNSW above. */
+#define IMAGE_INDEX_AUTO_HNSW 10000
+
+struct embed_batcher;
+
 struct pxs_engine {
     char data_dir[4096];
     char uploads_dir[4200];     /* <data_dir>/uploads (ops.c) */
@@ -52,6 +59,12 @@ struct pxs_engine {
     uint64_t loaded_deletes;    /* meta "deletes" the index reflects */
 
     struct coll_db *colls;      /* vector collections (coll_int.h) */
+
+    /* Image index choice and file (image_index.c). */
+    enum image_index_kind index_kind;
+    uint64_t saved_generation, saved_next_id, saved_deletes; /* what images.pxi holds */
+    int index_from_file;        /* the index was loaded from images.pxi at open */
+    struct embed_batcher *batcher; /* coalesces concurrent query embeddings (embed_batch.c) */
 };
 
 /* ---- records (record.c) ---- */
@@ -110,6 +123,34 @@ int engine_index_remove(pxs_engine *engine, int64_t id);
  * opts->filter, offset and threshold as the public searches do. */
 int engine_search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
                          struct pxs_match **matches, size_t *n_matches, struct pxs_err *err);
+
+/* ---- image index choice and file (image_index.c) ---- */
+
+const char *image_index_kind_name(enum image_index_kind kind);
+int image_index_kind_parse(const char *name, enum image_index_kind *out);
+/* Read the remembered choice; a non-empty choice ("AUTO", "FLAT", "HNSW",
+ * "IVF_SQ8") replaces it (and is remembered unless read-only). */
+int image_index_configure(pxs_engine *e, const char *choice, struct pxs_err *err);
+/* A new empty image index of the configured choice for about count vectors. */
+int image_index_new(const pxs_engine *e, size_t count, pxs_index **out, struct pxs_err *err);
+/* 1 if the current index is not of the type the choice wants for its size
+ * (caller holds index_lock). */
+int image_index_want_rebuild(const pxs_engine *e);
+void image_index_path(const pxs_engine *e, char *out, size_t cap);
+/* Replace the index with <data>/indexes/images.pxi and set loaded_* from
+ * it: PXS_OK, PXS_ENOTFOUND (no file), or why the file was not usable. */
+int image_index_load(pxs_engine *e, struct pxs_err *err);
+/* Write the index file if the index moved since it was last written (or
+ * force). No-op when read-only. */
+int image_index_save(pxs_engine *e, int force, struct pxs_err *err);
+
+/* ---- query embedding (embed_batch.c) ---- */
+
+/* Set up engine->batcher for an ONNX embedder (lanes = CPUs / inference
+ * threads, so concurrent queries never oversubscribe the cores). */
+int engine_start_batcher(pxs_engine *e, const struct pxs_engine_opts *opts, struct pxs_err *err);
+/* Embed an uploaded query image through the batcher (or directly). */
+int engine_embed_query(pxs_engine *e, const void *data, size_t len, float *vec, struct pxs_err *err);
 
 /* ---- ingest internals (ingest.c) ---- */
 

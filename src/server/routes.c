@@ -291,6 +291,9 @@ enum MHD_Result pxs__h_api_stats(struct MHD_Connection *conn, struct pxs__reques
     pxs__server_json_key(&j, "index_bytes");
     pxs__server_json_uint(&j, st.index_bytes);
     pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "index_type");
+    pxs__server_json_str(&j, st.index_type);
+    pxs__server_json_raw(&j, ",");
     pxs__server_json_key(&j, "ingest_running");
     pxs__server_json_raw(&j, job.running ? "true" : "false");
     pxs__server_json_raw(&j, "}");

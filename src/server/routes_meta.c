@@ -9,6 +9,7 @@
  *   pixseek_ingest_jobs_total, _files_total, _added_total, _failed_total
  *   pixseek_ingest_running                           gauge 0/1
  *   pixseek_images, pixseek_index_bytes, pixseek_embedding_dim  gauges
+ *   pixseek_query_embeddings_total, pixseek_query_batches_total  counters
  *   pixseek_uptime_seconds                           gauge
  * Routes appear once they have served a request (route = the OpenAPI
  * path; "unmatched" for unknown URLs).
@@ -91,13 +92,18 @@ enum MHD_Result pxs__h_metrics(struct MHD_Connection *conn, struct pxs__request 
             "# TYPE pixseek_images gauge\npixseek_images %llu\n"
             "# HELP pixseek_index_bytes Memory held by the vector index.\n"
             "# TYPE pixseek_index_bytes gauge\npixseek_index_bytes %zu\n"
+            "# HELP pixseek_query_embeddings_total Query images embedded (search by image).\n"
+            "# TYPE pixseek_query_embeddings_total counter\npixseek_query_embeddings_total %llu\n"
+            "# HELP pixseek_query_batches_total Model runs those took (batched queries share one).\n"
+            "# TYPE pixseek_query_batches_total counter\npixseek_query_batches_total %llu\n"
             "# HELP pixseek_embedding_dim Embedding dimension.\n"
             "# TYPE pixseek_embedding_dim gauge\npixseek_embedding_dim %zu\n"
             "# HELP pixseek_uptime_seconds Seconds since the server started.\n"
             "# TYPE pixseek_uptime_seconds gauge\npixseek_uptime_seconds %.0f\n",
             (unsigned long long)job->all_jobs, (unsigned long long)job->all_files,
             (unsigned long long)job->all_added, (unsigned long long)job->all_failed,
-            job->running, (unsigned long long)st.images, st.index_bytes, st.dim,
+            job->running, (unsigned long long)st.images, st.index_bytes,
+            (unsigned long long)st.query_embeddings, (unsigned long long)st.query_batches, st.dim,
             (double)time(NULL) - srv->started);
     pxs_free(job);
     if (rc != PXS_OK) {

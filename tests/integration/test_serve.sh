@@ -29,7 +29,8 @@ code=$(curl -s -o "$WORK/bad.json" -w '%{http_code}' -F "image=@$WORK/h.json" "$
 grep -q '"message"' "$WORK/bad.json" || fail "error body: $(cat "$WORK/bad.json")"
 pass "non-image upload -> $code with a JSON error"
 
-curl -sf "$base/" | grep -qi '<html' || fail "web page"
+# (not piped into grep -q: under pipefail curl's SIGPIPE after an early grep exit would fail it)
+curl -sf -o "$WORK/page.html" "$base/" && grep -qi '<html' "$WORK/page.html" || fail "web page"
 id=$(curl -s -F "image=@$src/0.jpg" "$base/api/search" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["id"])') \
   || fail "/api/search"
 curl -sf -o "$WORK/thumb.jpg" "$base/api/thumbnail/$id" || fail "thumbnail download"

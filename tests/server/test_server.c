@@ -550,6 +550,7 @@ static void api_checks(struct fixture *f, int port) {
     CHECK_EQ_INT(r.status, 200);
     CHECK_EQ_INT((long long)json_num(r.json, "images"), N_IMAGES);
     CHECK(json_str(r.json, "metric") && json_str(r.json, "kernel"));
+    CHECK(json_str(r.json, "index_type") && !strcmp(json_str(r.json, "index_type"), "FLAT"));
     resp_free(&r);
     CHECK_EQ_INT(http_post(port, "/img/count", NULL, "", "", 0, &r), 0);
     CHECK_EQ_INT(r.status, 200);
