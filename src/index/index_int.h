@@ -129,6 +129,13 @@ struct pxs__code_kernels {
      * of byte j/2 for even j, the high nibble for odd j): out[i] =
      * sum_j lut[j * 16 + nibble_j]. */
     void (*pq4_scan)(const float *lut, size_t m, const uint8_t *codes, size_t n, float *out);
+    /* SQ8 graph traversal (hnsw.c): out[j] = sum_i row_j[i] * q[i] over len
+     * bytes (unsigned codes times signed query bytes, exact in int32 for
+     * len <= 65536), where row j starts at base + ids[j] * step. len is a
+     * multiple of 64 and every row is readable for len bytes. Prefetches
+     * the next row while scoring one. */
+    void (*u8s8_dot_rows)(const int8_t *q, const uint8_t *base, size_t step, const uint32_t *ids,
+                          size_t n, size_t len, int32_t *out);
     /* Number of differing bits of two nbytes-long vectors. */
     uint64_t (*hamming)(const uint8_t *a, const uint8_t *b, size_t nbytes);
     /* |a & b| and |a | b| in bits. */
@@ -151,6 +158,12 @@ const struct pxs__code_kernels *pxs__code_kernels_avx2(void);
 const struct pxs__code_kernels *pxs__code_kernels_avx512(void);
 /* 1 if the AVX-512 set uses VPOPCNTDQ (for tests and benchmarks). */
 int pxs__code_kernels_avx512_popcnt(void);
+/* The AVX-512 set's u8s8_dot_rows: with VNNI (VPDPBUSD; calling it on a CPU
+ * without AVX512_VNNI is undefined) or with AVX-512 BW widening only. The
+ * set itself uses the VNNI one when the CPU reports it. For tests. */
+typedef void (*pxs__u8s8_dot_rows_fn)(const int8_t *q, const uint8_t *base, size_t step,
+                                      const uint32_t *ids, size_t n, size_t len, int32_t *out);
+pxs__u8s8_dot_rows_fn pxs__u8s8_dot_rows_avx512(int vnni);
 
 /* ---- searches: the checked form of struct pxs_search_params ------------- */
 
@@ -257,5 +270,10 @@ size_t pxs__ivf_vector_bytes(const pxs_index *ix);
 /* Test hook: verify the HNSW invariants listed in hnsw.c (PXS_EINTERNAL
  * naming the first violation). */
 int pxs__hnsw_check(const pxs_index *ix, struct pxs_err *err);
+/* Test hook: 1 if the HNSW graph is walked on SQ8 codes (hnsw.c). */
+int pxs__hnsw_quantized(const pxs_index *ix);
+/* Test and benchmark hook: on = 1 walks the graph on float vectors even
+ * where codes exist (construction too), for A/B comparisons. */
+void pxs__hnsw_set_float_traversal(pxs_index *ix, int on);
 
 #endif
