@@ -11,7 +11,8 @@
  *           SQ8 code (dim bytes rounded up to 64) for L2 and COSINE.
  *   vecs    L2 and COSINE only: the float vectors, cap * stride floats,
  *           64-byte aligned, read only to re-rank and to save.
- *   cnorm   L2 and COSINE only: per node |c|^2 - 256 * sum(c) of its code.
+ *   cnorm   L2 and COSINE only: per node |c|^2 - 256 * sum(c) of its code,
+ *           and csq: |c|^2.
  *   upper   per node: NULL, or level * (1 + M) uint32 for levels 1..level,
  *           each level laid out as [count | links[M]].
  *   labels  the caller's int64 id of each node; levels; deleted flags.
@@ -153,9 +154,10 @@ struct hnsw_index {
     int quant_off;    /* test/bench hook: force float traversal */
     size_t quant_fit_n; /* nodes the quantiser was fitted on, 0 = not yet */
     size_t code_len;
-    float *q_lo;
+    float *q_lo, *q_hi; /* one allocation of 2 * dim floats */
     float q_scale, q_inv;
     int32_t *cnorm;
+    int32_t *csq; /* |c|^2 of each node's code (node as a query) */
     int64_t *labels;
     uint8_t *levels;
     uint8_t *deleted;
@@ -218,6 +220,7 @@ static void encode_node(struct hnsw_index *h, uint32_t u) {
     }
     memset(c + h->dim, 0, h->code_len - h->dim);
     h->cnorm[u] = (int32_t)(sq - 256 * sum);
+    h->csq[u] = (int32_t)sq;
 }
 
 /* Nodes the quantiser is fitted on once the index holds n nodes. */
@@ -228,19 +231,22 @@ static size_t quant_fit_count(size_t n) {
     return f;
 }
 
-/* Fit lo and the scale on nodes 0..nfit-1, then re-encode every node. */
+/* Fit lo and the scale on nodes 0..nfit-1 (row by row), then re-encode
+ * every node. */
 static void quant_fit(struct hnsw_index *h, size_t nfit) {
     float range = 0.0f;
-    for (size_t i = 0; i < h->dim; i++) {
-        float lo = vec_of(h, 0)[i], hi = lo;
-        for (uint32_t u = 1; u < nfit; u++) {
-            float x = vec_of(h, u)[i];
-            lo = x < lo ? x : lo;
-            hi = x > hi ? x : hi;
+    memcpy(h->q_lo, vec_of(h, 0), h->dim * sizeof(float));
+    float *hi = h->q_hi;
+    memcpy(hi, vec_of(h, 0), h->dim * sizeof(float));
+    for (uint32_t u = 1; u < nfit; u++) {
+        const float *v = vec_of(h, u);
+        for (size_t i = 0; i < h->dim; i++) {
+            h->q_lo[i] = v[i] < h->q_lo[i] ? v[i] : h->q_lo[i];
+            hi[i] = v[i] > hi[i] ? v[i] : hi[i];
         }
-        h->q_lo[i] = lo;
-        if (hi - lo > range) range = hi - lo;
     }
+    for (size_t i = 0; i < h->dim; i++)
+        if (hi[i] - h->q_lo[i] > range) range = hi[i] - h->q_lo[i];
     h->q_scale = range > 0.0f ? range / 255.0f : 1.0f;
     h->q_inv = 1.0f / h->q_scale;
     for (uint32_t u = 0; u < h->n; u++) encode_node(h, u);
@@ -267,10 +273,13 @@ static struct hquery node_query(const struct hnsw_index *h, uint32_t u, int8_t *
     struct hquery q = {.f = vec_of(h, u), .c = qc, .cn = 0, .quant = h->quant};
     if (!q.quant) return q;
     const uint8_t *c = code_of(h, u);
-    for (size_t i = 0; i < h->code_len; i++) {
-        qc[i] = (int8_t)(c[i] ^ 0x80u);
-        q.cn += c[i] * c[i];
+    for (size_t i = 0; i < h->code_len; i += 8) { /* c - 128 == c ^ 0x80, 8 bytes a step */
+        uint64_t w;
+        memcpy(&w, c + i, 8);
+        w ^= 0x8080808080808080ULL;
+        memcpy(qc + i, &w, 8);
     }
+    q.cn = h->csq[u];
     return q;
 }
 
@@ -547,10 +556,12 @@ static size_t select_neighbors(struct hnsw_index *h, const struct cand *in, size
     }
     size_t n_out = 0;
     for (size_t i = 0; i < n_in && n_out < max; i++) {
-        struct hquery qe = node_query(h, in[i].id, h->build.qcode2);
         int good = 1;
-        for (size_t j = 0; j < n_out && good; j++)
-            if (dist_one(h, &qe, out[j].id) < in[i].d) good = 0;
+        if (n_out > 0) {
+            struct hquery qe = node_query(h, in[i].id, h->build.qcode2);
+            for (size_t j = 0; j < n_out && good; j++)
+                if (dist_one(h, &qe, out[j].id) < in[i].d) good = 0;
+        }
         if (good) out[n_out++] = in[i];
     }
     return n_out;
@@ -604,7 +615,9 @@ static int hnsw_grow(struct hnsw_index *h, struct pxs_err *err) {
     if (h->quant_layout) {
         int32_t *cn = pxs_realloc(h->cnorm, cap * sizeof *cn);
         if (cn) h->cnorm = cn;
-        if (cn && pxs_size_mul(cap, stride * sizeof(float), &vbytes) == 0)
+        int32_t *sq = cn ? pxs_realloc(h->csq, cap * sizeof *sq) : NULL;
+        if (sq) h->csq = sq;
+        if (sq && pxs_size_mul(cap, stride * sizeof(float), &vbytes) == 0)
             vecs = pxs_aligned_alloc(64, vbytes);
         if (!vecs) {
             pxs_free(l0);
@@ -770,10 +783,10 @@ static size_t scratch_memory(const struct hnsw_scratch *s) {
 
 static size_t hnsw_memory(const pxs_index *ix) {
     const struct hnsw_index *h = (const struct hnsw_index *)ix;
-    size_t vec_row = h->quant_layout ? pxs__index_row_stride(h->dim) * sizeof(float) + 4 : 0;
+    size_t vec_row = h->quant_layout ? pxs__index_row_stride(h->dim) * sizeof(float) + 8 : 0;
     return sizeof *h + h->cap * (h->node_bytes + vec_row + sizeof(int64_t) + 2 + sizeof(uint32_t *)) +
            h->upper_bytes + pxs__idmap_memory(&h->map) + scratch_memory(&h->build) +
-           (h->q_lo ? h->dim * sizeof(float) : 0);
+           (h->q_lo ? 2 * h->dim * sizeof(float) : 0);
 }
 
 /* Exact scan of the live nodes the filter allows (few rows pass). */
@@ -989,6 +1002,7 @@ static void hnsw_destroy(pxs_index *ix) {
     pxs_free(h->level0);
     pxs_free(h->vecs);
     pxs_free(h->cnorm);
+    pxs_free(h->csq);
     pxs_free(h->q_lo);
     pxs_free(h->labels);
     pxs_free(h->levels);
@@ -1058,7 +1072,7 @@ int pxs__hnsw_check(const pxs_index *ix, struct pxs_err *err) {
                 sq += want * want;
                 sum += want;
             }
-            if (h->cnorm[u] != (int32_t)(sq - 256 * sum))
+            if (h->cnorm[u] != (int32_t)(sq - 256 * sum) || h->csq[u] != (int32_t)sq)
                 return pxs_errf(err, PXS_EINTERNAL, "node %u code norm is stale", u);
         }
     }
@@ -1109,7 +1123,8 @@ int pxs__hnsw_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_
         h->code_len = (p->dim + 63) & ~(size_t)63;
         h->node_bytes = h->links_bytes + h->code_len;
         h->fstep = pxs__index_row_stride(p->dim) * sizeof(float);
-        h->q_lo = pxs_calloc(p->dim, sizeof(float));
+        h->q_lo = pxs_calloc(2 * p->dim, sizeof(float));
+        h->q_hi = h->q_lo ? h->q_lo + p->dim : NULL;
         if (!h->q_lo) {
             pxs_free(h);
             return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory");
