@@ -789,6 +789,12 @@ static size_t hnsw_memory(const pxs_index *ix) {
            (h->q_lo ? 2 * h->dim * sizeof(float) : 0);
 }
 
+/* Codes (in the level-0 records) plus float vectors, tombstones included. */
+static size_t hnsw_vector_bytes(const pxs_index *ix) {
+    const struct hnsw_index *h = (const struct hnsw_index *)ix;
+    return h->n * (h->node_bytes - h->links_bytes + (h->quant_layout ? h->fstep : 0));
+}
+
 /* Exact scan of the live nodes the filter allows (few rows pass). */
 static void hnsw_scan(const struct hnsw_index *h, const float *query, float scale,
                       const struct pxs__search_ctx *ctx, struct pxs__topk *top) {
@@ -1023,6 +1029,7 @@ static const struct pxs__index_ops hnsw_ops = {
     .remove = hnsw_remove,
     .count = hnsw_count,
     .memory = hnsw_memory,
+    .vector_bytes = hnsw_vector_bytes,
     .search = hnsw_search,
     .save = hnsw_save,
     .load = hnsw_load,

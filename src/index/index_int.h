@@ -237,6 +237,9 @@ struct pxs__index_ops {
     int (*remove)(pxs_index *ix, int64_t id); /* PXS_OK or PXS_ENOTFOUND */
     size_t (*count)(const pxs_index *ix);
     size_t (*memory)(const pxs_index *ix);
+    /* Bytes of vector data held (raw vectors and codes, without ids, maps
+     * and graph links); NULL if the type does not say. */
+    size_t (*vector_bytes)(const pxs_index *ix);
     /* query is validated; qscale multiplies IP keys (1/|q| for COSINE, else 1).
      * k >= 1, hits has room for k. Hits outside ctx's range or refused by its
      * filter are never returned. */
@@ -259,12 +262,18 @@ struct pxs_index {
     float *scratch_vec; /* dim floats for normalising a vector on add */
 };
 
+/* ops->vector_bytes, or 0 (benchmarks: bytes per vector of each type). */
+size_t pxs__index_vector_bytes(const pxs_index *ix);
+
 int pxs__flat_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err);
 int pxs__hnsw_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err);
 /* IVF_FLAT, IVF_SQ8, IVF_PQ, BIN_FLAT and BIN_IVF_FLAT (ivf.c). */
 int pxs__ivf_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err);
 /* Test hook: verify the IVF invariants listed in ivf.c. */
 int pxs__ivf_check(const pxs_index *ix, struct pxs_err *err);
+/* Test hook: IVF_PQ (L2) precomputed tables dropped (on = 0) or built
+ * (on = 1); returns 1 if the index now has them. */
+int pxs__ivf_pq_tables(pxs_index *ix, int on);
 /* Test hook: bytes of vector payload (codes or raw vectors) held. */
 size_t pxs__ivf_vector_bytes(const pxs_index *ix);
 /* Test hook: verify the HNSW invariants listed in hnsw.c (PXS_EINTERNAL

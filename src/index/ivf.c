@@ -78,6 +78,7 @@ _Static_assert(sizeof(size_t) >= 8, "ivf slots pack a list number and a position
 #define IVF_DEFAULT_NPROBE 8
 #define IVF_DEFAULT_SEED 0x1f5eed2024ULL
 #define IVF_TRAIN_PER_LIST 40
+#define IVF_PQ_TABLE_MAX ((size_t)256 << 20)
 #define KMEANS_ITERS 10
 #define KMEANS_PER_CENTROID 64
 #define IVF_POOL 32
@@ -107,6 +108,10 @@ struct ivf_index {
     float *sq_min, *sq_scale;
     size_t pq_m, pq_nbits, pq_ksub, pq_dsub;
     float *pq_cb; /* pq_m * ksub * dsub */
+    /* IVF_PQ with L2, derived (never stored): per list, sub-quantizer and
+     * codeword |cw|^2 + 2 <centroid part, cw>, nlist * pq_m * ksub floats;
+     * NULL when over IVF_PQ_TABLE_MAX bytes (then tables are per list). */
+    float *pq_pre;
     struct ivf_list *lists;
     struct ivf_list pending;
     struct pxs__idmap map;
@@ -207,6 +212,32 @@ static void coarse_keys(const struct ivf_index *v, const void *raw, float *out) 
     } else {
         k->l2sq_batch(raw, v->centroids, v->dim, v->nlist, v->dim, out);
     }
+}
+
+/* IVF_PQ, L2: fill pq_pre (see struct ivf_index) from the centroids and
+ * codebooks, if it fits IVF_PQ_TABLE_MAX and memory allows. Then
+ *   |q - c - r|^2 = |q - c|^2 + sum_j (pre[c][j][code_j] - 2 <q_j, cw_j>)
+ * where |q - c|^2 is the coarse key already computed to pick the lists
+ * and the <q_j, cw_j> table is built once per query: a list costs a table
+ * addition instead of pq_m * ksub sub-distances (FAISS's precomputed
+ * tables for IndexIVFPQ). */
+static void build_pq_pre(struct ivf_index *v) {
+    size_t m = v->pq_m, ks = v->pq_ksub, ds = v->pq_dsub, per = m * ks, bytes;
+    if (v->kind != K_PQ || metric_is_ip(v) || v->pq_pre) return;
+    if (pxs_size_mul(v->nlist, per * sizeof(float), &bytes) != 0 || bytes > IVF_PQ_TABLE_MAX) return;
+    float *pre = pxs_aligned_alloc(64, bytes);
+    if (!pre) return; /* optional: searches build per-list tables instead */
+    const struct pxs__dist_kernels *k = pxs__index_kernels();
+    for (size_t l = 0; l < v->nlist; l++) {
+        float *t = pre + l * per;
+        const float *cent = v->centroids + l * v->dim;
+        for (size_t j = 0; j < m; j++) {
+            const float *cb = v->pq_cb + j * ks * ds;
+            k->ip_batch(cent + j * ds, cb, ds, ks, ds, t + j * ks);
+            for (size_t c = 0; c < ks; c++) t[j * ks + c] = 2.0f * t[j * ks + c] + k->ip(cb + c * ds, cb + c * ds, ds);
+        }
+    }
+    v->pq_pre = pre;
 }
 
 /* First index of the smallest of x[0..n), n >= 1. The minimum is found with
@@ -546,6 +577,7 @@ static int ivf_train(pxs_index *ix, struct pxs_err *err) {
             pxs__idmap_update(&v->map, v->lists[l].ids[p], slot_make(l + 1, p));
     list_free(&v->pending);
     v->trained = 1;
+    build_pq_pre(v);
     return PXS_OK;
 }
 
@@ -619,9 +651,21 @@ static size_t ivf_memory(const pxs_index *ix) {
         bytes += v->kind == K_BIN ? v->nlist * v->raw_size : v->nlist * v->dim * sizeof(float);
         if (v->kind == K_SQ8) bytes += 2 * v->dim * sizeof(float);
         if (v->kind == K_PQ) bytes += v->pq_m * v->pq_ksub * v->pq_dsub * sizeof(float);
+        if (v->pq_pre) bytes += v->nlist * v->pq_m * v->pq_ksub * sizeof(float);
     }
     bytes += (v->nlist + v->dim + v->pq_ksub) * sizeof(float) + v->code_size;
     return bytes;
+}
+
+int pxs__ivf_pq_tables(pxs_index *ix, int on) {
+    struct ivf_index *v = (struct ivf_index *)ix;
+    if (!on) {
+        pxs_free(v->pq_pre);
+        v->pq_pre = NULL;
+    } else if (v->trained) {
+        build_pq_pre(v);
+    }
+    return v->pq_pre != NULL;
 }
 
 size_t pxs__ivf_vector_bytes(const pxs_index *ix) {
@@ -668,6 +712,8 @@ struct query_prep {
     float *a, *w; /* SQ8 transformed query and weights */
     float sq_const;
     float *lut, *resid; /* PQ */
+    float *qcw;         /* PQ with pq_pre: -2 <q_j, codeword> */
+    float coarse;       /* PQ with pq_pre: |q - centroid|^2 of the list */
     float *keys;        /* IVF_BLOCK */
 };
 
@@ -727,6 +773,10 @@ static void scan_list(const struct ivf_index *v, struct query_prep *qp, size_t l
     float base = 0;
     if (ip) {
         base = k->ip(qp->q, cent, v->dim);
+    } else if (v->pq_pre) {
+        const float *pre = v->pq_pre + list * v->pq_m * ks;
+        for (size_t i = 0; i < v->pq_m * ks; i++) qp->lut[i] = pre[i] + qp->qcw[i];
+        base = qp->coarse;
     } else {
         const float *q = qp->q;
         for (size_t i = 0; i < v->dim; i++) qp->resid[i] = q[i] - cent[i];
@@ -742,6 +792,8 @@ static void scan_list(const struct ivf_index *v, struct query_prep *qp, size_t l
             ck->pq4_scan(qp->lut, v->pq_m, c, m, qp->keys);
         if (ip)
             for (size_t i = 0; i < m; i++) qp->keys[i] = -qp->qscale * (base + qp->keys[i]);
+        else if (base != 0.0f)
+            for (size_t i = 0; i < m; i++) qp->keys[i] += base;
         push_block(top, ctx, l->ids + s, qp->keys, m);
     }
 }
@@ -765,6 +817,7 @@ static int ivf_search(const pxs_index *ix, const void *query, float qscale, size
     qp.w = qp.a + v->dim;
     qp.resid = qp.w + v->dim;
     qp.lut = qp.resid + v->dim;
+    qp.qcw = qp.lut + v->pq_m * v->pq_ksub;
     struct pxs__topk top;
     pxs__topk_init(&top, hits, k);
     if (!v->trained) {
@@ -793,13 +846,20 @@ static int ivf_search(const pxs_index *ix, const void *query, float qscale, size
                     qp.sq_const += (q[i] - mn) * (q[i] - mn);
                 }
             }
-        } else if (v->kind == K_PQ && metric_is_ip(v)) {
+        } else if (v->kind == K_PQ && (metric_is_ip(v) || v->pq_pre)) {
             const struct pxs__dist_kernels *kern = pxs__index_kernels();
             size_t ks = v->pq_ksub, ds = v->pq_dsub;
+            float *t = metric_is_ip(v) ? qp.lut : qp.qcw;
             for (size_t j = 0; j < v->pq_m; j++)
-                kern->ip_batch(q + j * ds, v->pq_cb + j * ks * ds, ds, ks, ds, qp.lut + j * ks);
+                kern->ip_batch(q + j * ds, v->pq_cb + j * ks * ds, ds, ks, ds, t + j * ks);
+            if (!metric_is_ip(v))
+                for (size_t i = 0; i < v->pq_m * ks; i++) t[i] *= -2.0f;
         }
-        for (size_t p = 0; p < nprobe; p++) scan_list(v, &qp, (size_t)probe[p].id, ctx, &top);
+        for (size_t p = 0; p < nprobe; p++) {
+            size_t list = (size_t)probe[p].id;
+            qp.coarse = ckeys[list];
+            scan_list(v, &qp, list, ctx, &top);
+        }
     }
     scratch_give(vm, s);
     *n_hits = pxs__topk_finish(&top, v->base.params.metric);
@@ -912,6 +972,7 @@ static int ivf_load(pxs_index *ix, struct pxs__reader *r) {
     v->trained = 1;
     for (size_t l = 0; l < v->nlist; l++)
         if ((rc = load_entries(v, r, l + 1)) != PXS_OK) return rc;
+    build_pq_pre(v);
     return PXS_OK;
 }
 
@@ -928,6 +989,7 @@ static void ivf_destroy(pxs_index *ix) {
     pxs_free(v->sq_min);
     pxs_free(v->sq_scale);
     pxs_free(v->pq_cb);
+    pxs_free(v->pq_pre);
     pxs_free(v->add_tmp);
     pxs__idmap_free(&v->map);
     for (int i = 0; i < IVF_POOL; i++) pxs_free(atomic_exchange(&v->pool[i], NULL));
@@ -940,6 +1002,7 @@ static const struct pxs__index_ops ivf_ops = {
     .remove = ivf_remove,
     .count = ivf_count,
     .memory = ivf_memory,
+    .vector_bytes = pxs__ivf_vector_bytes,
     .search = ivf_search,
     .train = ivf_train,
     .is_trained = ivf_is_trained,
@@ -1028,7 +1091,7 @@ int pxs__ivf_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_e
     v->pq_dsub = m ? p->dim / (size_t)m : 0;
     pxs__idmap_init(&v->map);
     for (int i = 0; i < IVF_POOL; i++) atomic_init(&v->pool[i], NULL);
-    v->search_floats = 5 * v->nlist + IVF_BLOCK + 3 * v->dim + v->pq_m * ksub + 16;
+    v->search_floats = 5 * v->nlist + IVF_BLOCK + 3 * v->dim + 2 * v->pq_m * ksub + 16;
     v->add_tmp = pxs_mallocarray(v->nlist + v->dim + ksub + 1, sizeof(float));
     if (!v->add_tmp) {
         ivf_destroy(&v->base);
