@@ -23,6 +23,9 @@
  * -index flat also runs the memory-bandwidth probe: a streaming read and
  * sum over a buffer larger than the last-level cache (1 GiB) and over one
  * the size of the scanned vectors, best of 6 passes.
+ * -cache FILE (for iterating on search code, not used by bench/ann.sh):
+ * load the index from FILE if it exists, else build it and save it there;
+ * a loaded index prints no BUILD line.
  * -float-traversal 1 walks an HNSW graph on float vectors instead of its
  * SQ8 codes (A/B of the quantised traversal on the same graph).
  * The .gz files are read through `gzip -dc` so the bench needs no zlib.
@@ -165,7 +168,7 @@ static size_t parse_list(const char *s, int *out, size_t max) {
 int main(int argc, char **argv) {
     int m = 16, efc = 200, nlist = 256, pqm = 56, pqnbits = 8, float_traversal = 0;
     size_t nq_max = 10000;
-    const char *type_name = "hnsw", *sweep = NULL;
+    const char *type_name = "hnsw", *sweep = NULL, *cache = NULL;
     const char *dir = "/usr/share/datasets/fashion-mnist";
     const char *gt_path = "../shared/data/fashion-mnist/groundtruth/fashion-mnist_test_top100_l2.ivecs";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -179,6 +182,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-q")) nq_max = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "-data")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "-gt")) gt_path = argv[i + 1];
+        else if (!strcmp(argv[i], "-cache")) cache = argv[i + 1];
         else if (!strcmp(argv[i], "-float-traversal")) float_traversal = atoi(argv[i + 1]);
     }
     enum pxs_index_type type;
@@ -221,11 +225,25 @@ int main(int argc, char **argv) {
     else
         snprintf(name, sizeof name, "pixseek-%s(nlist=%d)", type_name, nlist);
     pxs_index *ix;
+    double t0, c0;
+    char *cached = NULL;
+    size_t cached_len = 0;
+    if (cache && pxs_file_read_all(cache, (size_t)1 << 34, &cached, &cached_len, &err) == PXS_OK) {
+        t0 = pxs_now_seconds();
+        if (pxs_index_deserialize(cached, cached_len, &ix, &err) != PXS_OK) {
+            fprintf(stderr, "ann_bench: %s: %s\n", cache, err.msg);
+            return 1;
+        }
+        pxs_free(cached);
+        printf("%s: loaded from %s in %.1f s\n", name, cache, pxs_now_seconds() - t0);
+        goto built;
+    }
     if (pxs_index_new(&p, &ix, &err) != PXS_OK) {
         fprintf(stderr, "ann_bench: %s\n", err.msg);
         return 1;
     }
-    double t0 = pxs_now_seconds(), c0 = cpu_seconds();
+    t0 = pxs_now_seconds();
+    c0 = cpu_seconds();
     for (size_t i = 0; i < nb; i++)
         if (pxs_index_add(ix, (int64_t)i, base + i * dim, &err) != PXS_OK) {
             fprintf(stderr, "ann_bench: add: %s\n", err.msg);
@@ -239,6 +257,15 @@ int main(int argc, char **argv) {
     printf("%s: build %.1f s (%.1f s CPU, 1 thread), memory %.1f MiB\n", name, build, build_cpu,
            (double)pxs_index_memory(ix) / (1024.0 * 1024.0));
     printf("BUILD %s %.2f %zu %.2f\n", name, build, pxs_index_memory(ix), build_cpu);
+    if (cache) {
+        struct pxs_buf buf;
+        pxs_buf_init(&buf, (size_t)1 << 40);
+        if (pxs_index_serialize(ix, &buf, &err) != PXS_OK ||
+            pxs_file_write_atomic(cache, buf.data, buf.len, &err) != PXS_OK)
+            fprintf(stderr, "ann_bench: cannot save %s: %s\n", cache, err.msg);
+        pxs_buf_free(&buf);
+    }
+built:;
     size_t count = pxs_index_count(ix);
     printf("%s: %.0f bytes per vector in all, %.0f of them vector data (raw %zu)\n", name,
            (double)pxs_index_memory(ix) / (double)count,

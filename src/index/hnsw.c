@@ -102,9 +102,11 @@ struct cand {
 };
 
 struct hnsw_scratch {
-    uint32_t *visited; /* visited[u] == epoch means u was seen this search */
+    /* visited[u] == epoch means u was seen this search; 16 bits keep the
+     * array small enough to stay in L2 (cleared once per 65535 searches). */
+    uint16_t *visited;
     size_t visited_cap;
-    uint32_t epoch;
+    uint16_t epoch;
     struct cand *cand; /* min-heap of nodes to expand */
     size_t cand_cap;
     struct cand *res; /* max-heap of the best ef found */
@@ -413,7 +415,7 @@ static int scratch_reserve(const struct hnsw_index *h, struct hnsw_scratch *s, s
     if (n > s->visited_cap) {
         size_t c = s->visited_cap ? s->visited_cap : 1024;
         while (c < n) c *= 2;
-        uint32_t *v = pxs_realloc(s->visited, c * sizeof *v);
+        uint16_t *v = pxs_realloc(s->visited, c * sizeof *v);
         if (!v) return PXS_ENOMEM;
         memset(v + s->visited_cap, 0, (c - s->visited_cap) * sizeof *v);
         s->visited = v;
@@ -485,8 +487,8 @@ static int search_level(const struct hnsw_index *h, struct hnsw_scratch *s, cons
                         uint32_t ep, float ep_d, size_t ef, int level, int skip_deleted,
                         pxs_index_allow_fn allow, void *user, size_t *n_res) {
     size_t nc = 0, nr = 0;
-    uint32_t epoch = s->epoch;
-    uint32_t *visited = s->visited;
+    uint16_t epoch = s->epoch;
+    uint16_t *visited = s->visited;
     float bound = INFINITY;
     visited[ep] = epoch;
     s->cand[nc++] = (struct cand){ep_d, ep};
@@ -499,6 +501,11 @@ static int search_level(const struct hnsw_index *h, struct hnsw_scratch *s, cons
         struct cand c = s->cand[0];
         if (c.d > bound && (nr >= ef || !filtering)) break;
         min_pop(s->cand, &nc);
+        if (nc > 0) { /* the likely next expansion: its links and their marks */
+            const char *nl = (const char *)links_at(h, s->cand[0].id, level);
+            __builtin_prefetch(nl, 0, 3);
+            __builtin_prefetch(nl + 64, 0, 3);
+        }
         const uint32_t *l = links_at(h, c.id, level);
         uint32_t cnt = l[0], m = 0;
         for (uint32_t j = 0; j < cnt; j++) {
@@ -776,7 +783,7 @@ static size_t hnsw_count(const pxs_index *ix) {
 }
 
 static size_t scratch_memory(const struct hnsw_scratch *s) {
-    return s->visited_cap * sizeof(uint32_t) +
+    return s->visited_cap * sizeof(uint16_t) +
            (s->cand_cap + s->res_cap + 2 * s->sel_cap) * sizeof(struct cand) +
            s->nbr_cap * (sizeof *s->ids + sizeof *s->keys + sizeof *s->dots);
 }
