@@ -224,6 +224,7 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "pixseek-flat");
     else
         snprintf(name, sizeof name, "pixseek-%s(nlist=%d)", type_name, nlist);
+    if (float_traversal) strcat(name, "-float-traversal");
     pxs_index *ix;
     double t0, c0;
     char *cached = NULL;
@@ -272,10 +273,7 @@ built:;
            (double)pxs__index_vector_bytes(ix) / (double)count, dim * sizeof(float));
     printf("MEMORY %s %.1f %.1f\n", name, (double)pxs_index_memory(ix) / (double)count,
            (double)pxs__index_vector_bytes(ix) / (double)count);
-    if (float_traversal) {
-        pxs__hnsw_set_float_traversal(ix, 1);
-        strcat(name, "-float-traversal");
-    }
+    if (float_traversal) pxs__hnsw_set_float_traversal(ix, 1);
 
     struct pxs_hit hits[10];
     int params[64];

@@ -501,7 +501,7 @@ static int search_level(const struct hnsw_index *h, struct hnsw_scratch *s, cons
         struct cand c = s->cand[0];
         if (c.d > bound && (nr >= ef || !filtering)) break;
         min_pop(s->cand, &nc);
-        if (nc > 0) { /* the likely next expansion: its links and their marks */
+        if (nc > 0) { /* the likely next expansion: prefetch its links */
             const char *nl = (const char *)links_at(h, s->cand[0].id, level);
             __builtin_prefetch(nl, 0, 3);
             __builtin_prefetch(nl + 64, 0, 3);

@@ -112,6 +112,8 @@ struct ivf_index {
      * codeword |cw|^2 + 2 <centroid part, cw>, nlist * pq_m * ksub floats;
      * NULL when over IVF_PQ_TABLE_MAX bytes (then tables are per list). */
     float *pq_pre;
+    float *pq_cbt; /* with pq_pre (same allocation): codebooks transposed,
+                      pq_m * dsub rows of ksub floats */
     struct ivf_list *lists;
     struct ivf_list pending;
     struct pxs__idmap map;
@@ -224,9 +226,16 @@ static void coarse_keys(const struct ivf_index *v, const void *raw, float *out) 
 static void build_pq_pre(struct ivf_index *v) {
     size_t m = v->pq_m, ks = v->pq_ksub, ds = v->pq_dsub, per = m * ks, bytes;
     if (v->kind != K_PQ || metric_is_ip(v) || v->pq_pre) return;
-    if (pxs_size_mul(v->nlist, per * sizeof(float), &bytes) != 0 || bytes > IVF_PQ_TABLE_MAX) return;
+    if (pxs_size_mul(v->nlist + ds, per * sizeof(float), &bytes) != 0 || bytes > IVF_PQ_TABLE_MAX)
+        return;
     float *pre = pxs_aligned_alloc(64, bytes);
     if (!pre) return; /* optional: searches build per-list tables instead */
+    float *cbt = pre + v->nlist * per;
+    for (size_t j = 0; j < m; j++)
+        for (size_t c = 0; c < ks; c++)
+            for (size_t d = 0; d < ds; d++)
+                cbt[(j * ds + d) * ks + c] = v->pq_cb[(j * ks + c) * ds + d];
+    v->pq_cbt = cbt;
     const struct pxs__dist_kernels *k = pxs__index_kernels();
     for (size_t l = 0; l < v->nlist; l++) {
         float *t = pre + l * per;
@@ -651,7 +660,7 @@ static size_t ivf_memory(const pxs_index *ix) {
         bytes += v->kind == K_BIN ? v->nlist * v->raw_size : v->nlist * v->dim * sizeof(float);
         if (v->kind == K_SQ8) bytes += 2 * v->dim * sizeof(float);
         if (v->kind == K_PQ) bytes += v->pq_m * v->pq_ksub * v->pq_dsub * sizeof(float);
-        if (v->pq_pre) bytes += v->nlist * v->pq_m * v->pq_ksub * sizeof(float);
+        if (v->pq_pre) bytes += (v->nlist + v->pq_dsub) * v->pq_m * v->pq_ksub * sizeof(float);
     }
     bytes += (v->nlist + v->dim + v->pq_ksub) * sizeof(float) + v->code_size;
     return bytes;
@@ -661,7 +670,7 @@ int pxs__ivf_pq_tables(pxs_index *ix, int on) {
     struct ivf_index *v = (struct ivf_index *)ix;
     if (!on) {
         pxs_free(v->pq_pre);
-        v->pq_pre = NULL;
+        v->pq_pre = v->pq_cbt = NULL;
     } else if (v->trained) {
         build_pq_pre(v);
     }
@@ -744,6 +753,34 @@ static void scan_raw(const struct ivf_index *v, const struct query_prep *qp, con
     }
 }
 
+/* out = a + b over n floats, n a multiple of 16 (pq_m * ksub, ksub 16 or
+ * 256): fixed 16-float steps so the compiler vectorises it. */
+static void add_tables(const float *restrict a, const float *restrict b, size_t n,
+                       float *restrict out) {
+    for (size_t i = 0; i < n; i += 16)
+        for (size_t t = 0; t < 16; t++) out[i + t] = a[i + t] + b[i + t];
+}
+
+/* qcw[j][c] = -2 <q_j, codeword c of sub-quantizer j>, from the transposed
+ * codebooks: 16 codewords at a time, summed over the sub-vector's
+ * dimensions in a 16-float accumulator the compiler keeps in registers. */
+static void query_codeword_table(const struct ivf_index *v, const float *q, float *restrict qcw) {
+    size_t ks = v->pq_ksub, ds = v->pq_dsub;
+    for (size_t j = 0; j < v->pq_m; j++) {
+        const float *qj = q + j * ds;
+        const float *cbt = v->pq_cbt + j * ds * ks;
+        for (size_t c = 0; c < ks; c += 16) {
+            float acc[16] = {0};
+            for (size_t d = 0; d < ds; d++) {
+                float x = qj[d];
+                const float *restrict row = cbt + d * ks + c;
+                for (size_t u = 0; u < 16; u++) acc[u] += x * row[u];
+            }
+            for (size_t u = 0; u < 16; u++) qcw[j * ks + c + u] = -2.0f * acc[u];
+        }
+    }
+}
+
 static void scan_list(const struct ivf_index *v, struct query_prep *qp, size_t list,
                       const struct pxs__search_ctx *ctx, struct pxs__topk *top) {
     const struct ivf_list *l = &v->lists[list];
@@ -774,8 +811,7 @@ static void scan_list(const struct ivf_index *v, struct query_prep *qp, size_t l
     if (ip) {
         base = k->ip(qp->q, cent, v->dim);
     } else if (v->pq_pre) {
-        const float *pre = v->pq_pre + list * v->pq_m * ks;
-        for (size_t i = 0; i < v->pq_m * ks; i++) qp->lut[i] = pre[i] + qp->qcw[i];
+        add_tables(v->pq_pre + list * v->pq_m * ks, qp->qcw, v->pq_m * ks, qp->lut);
         base = qp->coarse;
     } else {
         const float *q = qp->q;
@@ -846,14 +882,13 @@ static int ivf_search(const pxs_index *ix, const void *query, float qscale, size
                     qp.sq_const += (q[i] - mn) * (q[i] - mn);
                 }
             }
-        } else if (v->kind == K_PQ && (metric_is_ip(v) || v->pq_pre)) {
+        } else if (v->kind == K_PQ && v->pq_pre) {
+            query_codeword_table(v, q, qp.qcw);
+        } else if (v->kind == K_PQ && metric_is_ip(v)) {
             const struct pxs__dist_kernels *kern = pxs__index_kernels();
             size_t ks = v->pq_ksub, ds = v->pq_dsub;
-            float *t = metric_is_ip(v) ? qp.lut : qp.qcw;
             for (size_t j = 0; j < v->pq_m; j++)
-                kern->ip_batch(q + j * ds, v->pq_cb + j * ks * ds, ds, ks, ds, t + j * ks);
-            if (!metric_is_ip(v))
-                for (size_t i = 0; i < v->pq_m * ks; i++) t[i] *= -2.0f;
+                kern->ip_batch(q + j * ds, v->pq_cb + j * ks * ds, ds, ks, ds, qp.lut + j * ks);
         }
         for (size_t p = 0; p < nprobe; p++) {
             size_t list = (size_t)probe[p].id;
