@@ -50,7 +50,7 @@ make -s "$BUILD/test-index" M=index BUILD="$BUILD" >/dev/null
 sh bench/index_bench.sh "$BUILD" >/dev/null
 g++ -O3 -march=native -o "$BUILD/hnswlib_bench" bench/peers/hnswlib_bench.cpp
 
-EFS=10,16,24,32,48,64,96,128,256
+EFS=10,12,16,20,24,32,48,64,96,128,256
 : > "$LOG"
 run() { echo "## $*"; "$@" | tee -a "$LOG"; }
 run "$BUILD/ann_bench" -index hnsw -m 16 -efc 200 -q "$NQ" -sweep $EFS -data "$DATA" -gt "$GT"
@@ -86,8 +86,8 @@ best() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
 for target in 0.90 0.95 0.99; do
-    set -- $(best '^pixseek-hnsw\(' $target 5) $(best '^hnswlib' $target 5) \
-           $(best '^pixseek-hnsw\(' $target 6) $(best '^hnswlib' $target 6)
+    set -- $(best '^pixseek-hnsw[(][^)]*[)]$' $target 5) $(best '^hnswlib' $target 5) \
+           $(best '^pixseek-hnsw[(][^)]*[)]$' $target 6) $(best '^hnswlib' $target 6)
     echo "recall>=$target: pixseek-hnsw $1 QPS ($2), hnswlib $3 QPS ($4), ratio $(ratio $1 $3);" \
          "by CPU time: pixseek-hnsw $5, hnswlib $7, ratio $(ratio $5 $7)"
     if [ "$WHAT" = all ]; then

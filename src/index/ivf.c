@@ -49,6 +49,11 @@
  *   remove  O(code size): the last entry of the list moves into the hole.
  *   search  O(nlist * dim) to pick nprobe lists, then a scan of the codes of
  *           those lists with the batched kernels of distance.c / codes.c.
+ *           IVF_PQ with L2 keeps precomputed tables derived from the
+ *           centroids and codebooks at training and load (see
+ *           build_pq_pre; not stored, the file format is unchanged), so a
+ *           probed list costs one table addition, not pq_m * 2^nbits
+ *           sub-distances.
  *           The per-search buffers come from a lock-free pool, so searches
  *           may run concurrently and do not allocate after warm-up.
  *
@@ -243,7 +248,8 @@ static void build_pq_pre(struct ivf_index *v) {
         for (size_t j = 0; j < m; j++) {
             const float *cb = v->pq_cb + j * ks * ds;
             k->ip_batch(cent + j * ds, cb, ds, ks, ds, t + j * ks);
-            for (size_t c = 0; c < ks; c++) t[j * ks + c] = 2.0f * t[j * ks + c] + k->ip(cb + c * ds, cb + c * ds, ds);
+            for (size_t c = 0; c < ks; c++)
+                t[j * ks + c] = 2.0f * t[j * ks + c] + k->ip(cb + c * ds, cb + c * ds, ds);
         }
     }
     v->pq_pre = pre;
