@@ -39,7 +39,9 @@
  * centroid, chosen by a seeded Fisher-Yates shuffle; init = distinct random
  * sample points; KMEANS_ITERS Lloyd iterations; an empty cluster takes a
  * perturbed copy of the largest one's centroid. IVF_PQ then trains each
- * sub-quantizer the same way on residuals of the sample. Training builds
+ * sub-quantizer the same way on residuals of a larger sample (at most
+ * KMEANS_PQ_PER_CENTROID points per codeword, KMEANS_PQ_ITERS iterations;
+ * the coarse k-means uses the sample's first part). Training builds
  * everything aside and swaps it in, so a failure leaves the index as it
  * was (untrained). Adds trigger training when ivf_train_size vectors are
  * pending; a failed automatic training is retried on the next add.
@@ -85,6 +87,10 @@ _Static_assert(sizeof(size_t) >= 8, "ivf slots pack a list number and a position
 #define IVF_TRAIN_PER_LIST 40
 #define IVF_PQ_TABLE_MAX ((size_t)256 << 20)
 #define KMEANS_ITERS 10
+/* Sub-quantizers: low-dimensional, so more points and iterations are
+ * affordable (FAISS trains them on up to 256 points per codeword). */
+#define KMEANS_PQ_ITERS 15
+#define KMEANS_PQ_PER_CENTROID 256
 #define KMEANS_PER_CENTROID 64
 #define IVF_POOL 32
 #define IVF_BLOCK 256
@@ -340,7 +346,7 @@ static void encode(const struct ivf_index *v, const void *raw, size_t list, uint
  * spherical: assign by inner product and keep centroids unit length.
  * Needs n >= k. Returns PXS_ENOMEM or PXS_OK. */
 static int kmeans(const float *x, size_t n, size_t d, size_t k, int spherical, uint64_t seed,
-                  float *cent) {
+                  int iters, float *cent) {
     const struct pxs__dist_kernels *kern = pxs__index_kernels();
     size_t *perm = pxs_mallocarray(n, sizeof *perm);
     size_t *assign = pxs_mallocarray(n, sizeof *assign);
@@ -359,7 +365,7 @@ static int kmeans(const float *x, size_t n, size_t d, size_t k, int spherical, u
         memcpy(cent + i * d, x + perm[i] * d, d * sizeof(float));
         if (spherical) pxs_vec_normalize(cent + i * d, d);
     }
-    for (int it = 0; it < KMEANS_ITERS; it++) {
+    for (int it = 0; it < iters; it++) {
         for (size_t i = 0; i < n; i++) {
             if (spherical) {
                 kern->ip_batch(x + i * d, cent, d, k, d, dist);
@@ -452,9 +458,12 @@ static void trained_free(struct trained *t, size_t nlist) {
 static int train_quantizers(struct ivf_index *v, struct trained *t) {
     size_t np = v->pending.n, d = v->dim;
     size_t ns = v->nlist * KMEANS_PER_CENTROID;
-    if (v->kind == K_PQ && v->pq_ksub * KMEANS_PER_CENTROID > ns)
-        ns = v->pq_ksub * KMEANS_PER_CENTROID;
+    if (v->kind == K_PQ && v->pq_ksub * KMEANS_PQ_PER_CENTROID > ns)
+        ns = v->pq_ksub * KMEANS_PQ_PER_CENTROID;
     if (ns > np) ns = np;
+    /* The coarse k-means uses the first part of the (random) sample. */
+    size_t ns_coarse = v->nlist * KMEANS_PER_CENTROID;
+    if (ns_coarse > ns) ns_coarse = ns;
     float *sample = pxs_mallocarray(ns, d * sizeof(float));
     size_t *perm = pxs_mallocarray(np, sizeof *perm);
     float *sub = NULL, *tmp = NULL;
@@ -472,7 +481,8 @@ static int train_quantizers(struct ivf_index *v, struct trained *t) {
     t->centroids = pxs_mallocarray(v->nlist, d * sizeof(float));
     if (!t->centroids) goto out;
     int spherical = v->base.params.metric == PXS_METRIC_COSINE;
-    if ((rc = kmeans(sample, ns, d, v->nlist, spherical, v->seed, t->centroids)) != PXS_OK) goto out;
+    if ((rc = kmeans(sample, ns_coarse, d, v->nlist, spherical, v->seed, KMEANS_ITERS,
+                     t->centroids)) != PXS_OK) goto out;
     rc = PXS_ENOMEM;
     if (v->kind == K_BIN) {
         t->bcent = pxs_calloc(v->nlist, v->raw_size);
@@ -501,7 +511,7 @@ static int train_quantizers(struct ivf_index *v, struct trained *t) {
         /* Residuals of the sample against their centroid, then one k-means
          * per sub-space. */
         size_t m = v->pq_m, ks = v->pq_ksub, ds = v->pq_dsub;
-        size_t nsub = ns < ks * KMEANS_PER_CENTROID ? ns : ks * KMEANS_PER_CENTROID;
+        size_t nsub = ns < ks * KMEANS_PQ_PER_CENTROID ? ns : ks * KMEANS_PQ_PER_CENTROID;
         t->pq_cb = pxs_mallocarray(m * ks, ds * sizeof(float));
         sub = pxs_mallocarray(nsub, ds * sizeof(float));
         tmp = pxs_mallocarray(v->nlist, sizeof(float));
@@ -521,7 +531,8 @@ static int train_quantizers(struct ivf_index *v, struct trained *t) {
         for (size_t j = 0; j < m; j++) {
             for (size_t i = 0; i < nsub; i++)
                 memcpy(sub + i * ds, sample + i * d + j * ds, ds * sizeof(float));
-            rc = kmeans(sub, nsub, ds, ks, 0, v->seed + 1 + j, t->pq_cb + j * ks * ds);
+            rc = kmeans(sub, nsub, ds, ks, 0, v->seed + 1 + j, KMEANS_PQ_ITERS,
+                        t->pq_cb + j * ks * ds);
             if (rc != PXS_OK) goto out;
         }
     }
