@@ -14,16 +14,37 @@
  *       [-data DIR] [-gt FILE]
  *
  * Prints a table and machine-readable lines for bench/ann.sh:
- *   BUILD <name> <seconds> <memory bytes>
- *   RESULT <name> <param> <recall@10> <QPS>
- *   FLATSCAN <name> <ms per query> <GB/s of vectors scanned>
+ *   BUILD <name> <seconds> <memory bytes> <CPU seconds>
+ *   RESULT <name> <param> <recall@10> <QPS> <QPS by CPU time>
+ *   FLATSCAN <name> <ms per query> <GB/s of vectors scanned> <GB/s by CPU time>
+ *   MEMORY <name> <index bytes per vector> <vector data bytes per vector>
+ *   BANDWIDTH <buffer MiB> <GB/s wall> <GB/s by CPU time>  (with -index flat)
+ *
+ * -index flat also runs the memory-bandwidth probe: a streaming read and
+ * sum over a buffer larger than the last-level cache (1 GiB) and over one
+ * the size of the scanned vectors, best of 6 passes.
+ * -cache FILE (for iterating on search code, not used by bench/ann.sh):
+ * load the index from FILE if it exists, else build it and save it there;
+ * a loaded index prints no BUILD line.
+ * -float-traversal 1 walks an HNSW graph on float vectors instead of its
+ * SQ8 codes (A/B of the quantised traversal on the same graph).
  * The .gz files are read through `gzip -dc` so the bench needs no zlib.
  */
 #include "pixseek/index.h"
+#include "index/index_int.h" /* pxs__index_vector_bytes, pxs__hnsw_set_float_traversal */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* CPU time of this thread: on a machine shared with other jobs it moves far
+ * less than wall time, so every line carries both. */
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static unsigned be32(const unsigned char *p) {
     return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
@@ -81,6 +102,56 @@ static int *load_ivecs(const char *path, size_t *n, size_t *k) {
     return out;
 }
 
+/* Streaming read bandwidth: sum a buffer (written first, so every page is
+ * real and distinct: a zero-filled buffer reads from one shared page), best
+ * of 6 passes alternating a scalar and a vector read loop. */
+static void bandwidth_probe(size_t bytes) {
+    size_t words = bytes / sizeof(uint64_t);
+    uint64_t *buf = malloc(words * sizeof *buf);
+    if (!buf) return;
+    for (size_t i = 0; i < words; i++) buf[i] = i * 0x9e3779b97f4a7c15ULL;
+    double best = 1e30, best_cpu = 1e30;
+    volatile uint64_t sink = 0;
+    for (int pass = 0; pass < 6; pass++) {
+        double t0 = pxs_now_seconds(), c0 = cpu_seconds();
+        if (pass % 2 == 0) { /* eight scalar accumulators */
+            uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+            for (size_t i = 0; i + 8 <= words; i += 8) {
+                a0 += buf[i];
+                a1 += buf[i + 1];
+                a2 += buf[i + 2];
+                a3 += buf[i + 3];
+                a4 += buf[i + 4];
+                a5 += buf[i + 5];
+                a6 += buf[i + 6];
+                a7 += buf[i + 7];
+            }
+            sink += a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+        } else { /* four 64-byte vector accumulators (GCC vector extension) */
+            typedef uint64_t line_t __attribute__((vector_size(64), aligned(8)));
+            const line_t *v = (const line_t *)(const void *)buf;
+            line_t s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0};
+            for (size_t i = 0; i + 4 <= words / 8; i += 4) {
+                s0 += v[i];
+                s1 += v[i + 1];
+                s2 += v[i + 2];
+                s3 += v[i + 3];
+            }
+            s0 += s1 + s2 + s3;
+            sink += s0[0] + s0[7];
+        }
+        double t = pxs_now_seconds() - t0, tc = cpu_seconds() - c0;
+        if (t < best) best = t;
+        if (tc < best_cpu) best_cpu = tc;
+    }
+    (void)sink;
+    double gb = (double)(words * sizeof *buf) / 1e9;
+    printf("memory bandwidth probe: %zu MiB buffer, %.2f GB/s (%.2f GB/s by CPU time)\n",
+           bytes >> 20, gb / best, gb / best_cpu);
+    printf("BANDWIDTH %zu %.2f %.2f\n", bytes >> 20, gb / best, gb / best_cpu);
+    free(buf);
+}
+
 /* Comma-separated positive ints into out (at most max); returns count. */
 static size_t parse_list(const char *s, int *out, size_t max) {
     size_t n = 0;
@@ -95,9 +166,9 @@ static size_t parse_list(const char *s, int *out, size_t max) {
 }
 
 int main(int argc, char **argv) {
-    int m = 16, efc = 200, nlist = 256, pqm = 56, pqnbits = 8;
+    int m = 16, efc = 200, nlist = 256, pqm = 56, pqnbits = 8, float_traversal = 0;
     size_t nq_max = 10000;
-    const char *type_name = "hnsw", *sweep = NULL;
+    const char *type_name = "hnsw", *sweep = NULL, *cache = NULL;
     const char *dir = "/usr/share/datasets/fashion-mnist";
     const char *gt_path = "../shared/data/fashion-mnist/groundtruth/fashion-mnist_test_top100_l2.ivecs";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -111,6 +182,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-q")) nq_max = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "-data")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "-gt")) gt_path = argv[i + 1];
+        else if (!strcmp(argv[i], "-cache")) cache = argv[i + 1];
+        else if (!strcmp(argv[i], "-float-traversal")) float_traversal = atoi(argv[i + 1]);
     }
     enum pxs_index_type type;
     if (pxs_index_type_parse(type_name, &type) != PXS_OK) {
@@ -142,7 +215,7 @@ int main(int argc, char **argv) {
                                  .pq_m = pqm,
                                  .pq_nbits = pqnbits,
                                  .ivf_train_size = nb}; /* train on everything, once */
-    char name[64];
+    char name[96];
     if (type == PXS_INDEX_HNSW)
         snprintf(name, sizeof name, "pixseek-hnsw(M=%d,efC=%d)", m, efc);
     else if (type == PXS_INDEX_IVF_PQ)
@@ -151,12 +224,27 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "pixseek-flat");
     else
         snprintf(name, sizeof name, "pixseek-%s(nlist=%d)", type_name, nlist);
+    if (float_traversal) strcat(name, "-float-traversal");
     pxs_index *ix;
+    double t0, c0;
+    char *cached = NULL;
+    size_t cached_len = 0;
+    if (cache && pxs_file_read_all(cache, (size_t)1 << 34, &cached, &cached_len, &err) == PXS_OK) {
+        t0 = pxs_now_seconds();
+        if (pxs_index_deserialize(cached, cached_len, &ix, &err) != PXS_OK) {
+            fprintf(stderr, "ann_bench: %s: %s\n", cache, err.msg);
+            return 1;
+        }
+        pxs_free(cached);
+        printf("%s: loaded from %s in %.1f s\n", name, cache, pxs_now_seconds() - t0);
+        goto built;
+    }
     if (pxs_index_new(&p, &ix, &err) != PXS_OK) {
         fprintf(stderr, "ann_bench: %s\n", err.msg);
         return 1;
     }
-    double t0 = pxs_now_seconds();
+    t0 = pxs_now_seconds();
+    c0 = cpu_seconds();
     for (size_t i = 0; i < nb; i++)
         if (pxs_index_add(ix, (int64_t)i, base + i * dim, &err) != PXS_OK) {
             fprintf(stderr, "ann_bench: add: %s\n", err.msg);
@@ -166,10 +254,26 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ann_bench: train: %s\n", err.msg);
         return 1;
     }
-    double build = pxs_now_seconds() - t0;
-    printf("%s: build %.1f s (1 thread), memory %.1f MiB\n", name, build,
+    double build = pxs_now_seconds() - t0, build_cpu = cpu_seconds() - c0;
+    printf("%s: build %.1f s (%.1f s CPU, 1 thread), memory %.1f MiB\n", name, build, build_cpu,
            (double)pxs_index_memory(ix) / (1024.0 * 1024.0));
-    printf("BUILD %s %.2f %zu\n", name, build, pxs_index_memory(ix));
+    printf("BUILD %s %.2f %zu %.2f\n", name, build, pxs_index_memory(ix), build_cpu);
+    if (cache) {
+        struct pxs_buf buf;
+        pxs_buf_init(&buf, (size_t)1 << 40);
+        if (pxs_index_serialize(ix, &buf, &err) != PXS_OK ||
+            pxs_file_write_atomic(cache, buf.data, buf.len, &err) != PXS_OK)
+            fprintf(stderr, "ann_bench: cannot save %s: %s\n", cache, err.msg);
+        pxs_buf_free(&buf);
+    }
+built:;
+    size_t count = pxs_index_count(ix);
+    printf("%s: %.0f bytes per vector in all, %.0f of them vector data (raw %zu)\n", name,
+           (double)pxs_index_memory(ix) / (double)count,
+           (double)pxs__index_vector_bytes(ix) / (double)count, dim * sizeof(float));
+    printf("MEMORY %s %.1f %.1f\n", name, (double)pxs_index_memory(ix) / (double)count,
+           (double)pxs__index_vector_bytes(ix) / (double)count);
+    if (float_traversal) pxs__hnsw_set_float_traversal(ix, 1);
 
     struct pxs_hit hits[10];
     int params[64];
@@ -177,7 +281,10 @@ int main(int argc, char **argv) {
     if (type == PXS_INDEX_FLAT) {
         /* Exact scan: the memory-bandwidth line (vectors read per second). */
         size_t nfq = nq < 200 ? nq : 200, found = 0, n;
+        bandwidth_probe((size_t)1 << 30);
+        bandwidth_probe(nb * dim * sizeof(float));
         t0 = pxs_now_seconds();
+        c0 = cpu_seconds();
         for (size_t q = 0; q < nfq; q++) {
             if (pxs_index_search(ix, queries + q * dim, 10, hits, &n, &err) != PXS_OK) return 1;
             for (size_t a = 0; a < n; a++)
@@ -187,11 +294,12 @@ int main(int argc, char **argv) {
                         break;
                     }
         }
-        double t = pxs_now_seconds() - t0;
+        double t = pxs_now_seconds() - t0, tc = cpu_seconds() - c0;
         double gbs = (double)nfq * (double)nb * (double)dim * 4.0 / t / 1e9;
-        printf("FLAT recall %.4f, %.2f ms/query, %.1f GB/s (%zu queries)\n",
-               (double)found / (double)(nfq * 10), t * 1e3 / (double)nfq, gbs, nfq);
-        printf("FLATSCAN %s %.3f %.2f\n", name, t * 1e3 / (double)nfq, gbs);
+        double gbs_cpu = gbs * t / tc;
+        printf("FLAT recall %.4f, %.2f ms/query, %.1f GB/s (%.1f GB/s by CPU time; %zu queries)\n",
+               (double)found / (double)(nfq * 10), t * 1e3 / (double)nfq, gbs, gbs_cpu, nfq);
+        printf("FLATSCAN %s %.3f %.2f %.2f\n", name, t * 1e3 / (double)nfq, gbs, gbs_cpu);
         pxs_index_free(ix);
         free(base);
         free(queries);
@@ -210,7 +318,7 @@ int main(int argc, char **argv) {
         memcpy(params, d, sizeof d);
     }
     const char *pname = type == PXS_INDEX_HNSW ? "ef" : "nprobe";
-    printf("%8s %10s %10s %10s\n", pname, "recall@10", "QPS", "us/query");
+    printf("%8s %10s %10s %10s %10s\n", pname, "recall@10", "QPS", "us/query", "CPU QPS");
     for (size_t e = 0; e < np; e++) {
         struct pxs_search_params sp = {.ef = params[e], .nprobe = params[e]};
         size_t found = 0, n;
@@ -219,6 +327,7 @@ int main(int argc, char **argv) {
             if (pxs_index_search_ex(ix, queries + q * dim, 10, &sp, hits, &n, &err) != PXS_OK)
                 return 1;
         t0 = pxs_now_seconds();
+        c0 = cpu_seconds();
         for (size_t q = 0; q < nq; q++) {
             if (pxs_index_search_ex(ix, queries + q * dim, 10, &sp, hits, &n, &err) != PXS_OK)
                 return 1;
@@ -230,10 +339,11 @@ int main(int argc, char **argv) {
                         break;
                     }
         }
-        double t = pxs_now_seconds() - t0;
+        double t = pxs_now_seconds() - t0, tc = cpu_seconds() - c0;
         double rec = (double)found / (double)(nq * 10), qps = (double)nq / t;
-        printf("%8d %10.4f %10.0f %10.1f\n", params[e], rec, qps, t * 1e6 / (double)nq);
-        printf("RESULT %s %s=%d %.4f %.1f\n", name, pname, params[e], rec, qps);
+        printf("%8d %10.4f %10.0f %10.1f %10.0f\n", params[e], rec, qps, t * 1e6 / (double)nq,
+               (double)nq / tc);
+        printf("RESULT %s %s=%d %.4f %.1f %.1f\n", name, pname, params[e], rec, qps, (double)nq / tc);
     }
     pxs_index_free(ix);
     free(base);

@@ -6,7 +6,7 @@
 //   g++ -O3 -march=native -o hnswlib_bench bench/peers/hnswlib_bench.cpp
 //   hnswlib_bench DATA_DIR GT_FILE N_QUERIES M EF_CONSTRUCTION EF,EF,...
 //
-// Prints the same BUILD / RESULT lines as ann_bench. Memory is the growth of
+// Prints the same BUILD / RESULT lines as ann_bench (wall and CPU time). Memory is the growth of
 // the resident set while the index is built (hnswlib has no accounting).
 #include <hnswlib/hnswlib.h>
 
@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -67,6 +68,12 @@ static long rss_kb() {
     return resident * 4;
 }
 
+static double cpu_now() {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static double now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -92,14 +99,14 @@ int main(int argc, char **argv) {
     snprintf(name, sizeof name, "hnswlib(M=%d,efC=%d)", M, efc);
     hnswlib::L2Space space(dim);
     long rss0 = rss_kb();
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     hnswlib::HierarchicalNSW<float> index(&space, nb, M, efc, 100);
     for (size_t i = 0; i < nb; i++) index.addPoint(base.data() + i * dim, i);
-    double build = now() - t0;
+    double build = now() - t0, build_cpu = cpu_now() - c0;
     long mem = (rss_kb() - rss0) * 1024;
-    printf("%s: build %.1f s (1 thread), memory %.1f MiB (RSS growth)\n", name, build,
-           mem / 1048576.0);
-    printf("BUILD %s %.2f %ld\n", name, build, mem);
+    printf("%s: build %.1f s (%.1f s CPU, 1 thread), memory %.1f MiB (RSS growth)\n", name,
+           build, build_cpu, mem / 1048576.0);
+    printf("BUILD %s %.2f %ld %.2f\n", name, build, mem, build_cpu);
     std::stringstream ss(argv[6]);
     std::string tok;
     while (std::getline(ss, tok, ',')) {
@@ -108,6 +115,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < 100 && i < nq; i++) index.searchKnn(q.data() + i * dim, 10);
         size_t found = 0;
         t0 = now();
+        c0 = cpu_now();
         for (size_t i = 0; i < nq; i++) {
             auto res = index.searchKnn(q.data() + i * dim, 10);
             while (!res.empty()) {
@@ -120,8 +128,9 @@ int main(int argc, char **argv) {
                     }
             }
         }
-        double t = now() - t0;
-        printf("RESULT %s ef=%d %.4f %.1f\n", name, ef, (double)found / (nq * 10.0), nq / t);
+        double t = now() - t0, tc = cpu_now() - c0;
+        printf("RESULT %s ef=%d %.4f %.1f %.1f\n", name, ef, (double)found / (nq * 10.0), nq / t,
+               nq / tc);
     }
     return 0;
 }

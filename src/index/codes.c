@@ -1,7 +1,8 @@
 /*
  * codes.c — kernels on compressed vectors: SQ8 (8-bit scalar quantisation)
  * L2 and inner product in code space, PQ look-up-table accumulation for
- * 8-bit and 4-bit sub-codes, and Hamming / Jaccard popcounts for binary
+ * 8-bit and 4-bit sub-codes, the unsigned-by-signed byte dot products of
+ * HNSW's quantised graph traversal, and Hamming / Jaccard popcounts for binary
  * vectors. This file holds the portable scalar set ("generic"), the oracle
  * of tests/index/test_codes.c and the path of PXS_FORCE_GENERIC=1, and the
  * run-time choice between it and the ISA sets in arch/codes_*.c.
@@ -71,6 +72,18 @@ static void generic_pq4_scan(const float *lut, size_t m, const uint8_t *codes, s
     }
 }
 
+static void generic_u8s8_dot_rows(const int8_t *q, const uint8_t *base, size_t step,
+                                  const uint32_t *ids, size_t n, size_t len, int32_t *out) {
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *row = base + (size_t)ids[j] * step;
+        if (j + 1 < n) __builtin_prefetch(base + (size_t)ids[j + 1] * step, 0, 3);
+        int32_t acc[4] = {0, 0, 0, 0};
+        for (size_t i = 0; i < len; i += 4)
+            for (size_t t = 0; t < 4; t++) acc[t] += (int32_t)row[i + t] * (int32_t)q[i + t];
+        out[j] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    }
+}
+
 static inline uint64_t load64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);
@@ -108,6 +121,7 @@ static const struct pxs__code_kernels generic_codes = {
     .sq8_ip = generic_sq8_ip,
     .pq8_scan = generic_pq8_scan,
     .pq4_scan = generic_pq4_scan,
+    .u8s8_dot_rows = generic_u8s8_dot_rows,
     .hamming = pxs__hamming_generic,
     .jaccard = pxs__jaccard_generic,
 };

@@ -121,6 +121,11 @@ static size_t flat_memory(const pxs_index *ix) {
            pxs__idmap_memory(&f->map);
 }
 
+static size_t flat_vector_bytes(const pxs_index *ix) {
+    const struct flat_index *f = (const struct flat_index *)ix;
+    return f->n * f->stride * sizeof(float);
+}
+
 static int flat_search(const pxs_index *ix, const void *vquery, float qscale, size_t k,
                        const struct pxs__search_ctx *ctx, struct pxs_hit *hits, size_t *n_hits,
                        struct pxs_err *err) {
@@ -194,6 +199,7 @@ static const struct pxs__index_ops flat_ops = {
     .remove = flat_remove,
     .count = flat_count,
     .memory = flat_memory,
+    .vector_bytes = flat_vector_bytes,
     .search = flat_search,
     .save = flat_save,
     .load = flat_load,

@@ -5,12 +5,37 @@
  * Storage (one record per node, nodes numbered 0..n-1 in insertion order):
  *
  *   level0  cap * node_bytes, 64-byte aligned. Node u's record:
- *             [uint32 count | uint32 links[M0] | pad to 64] [float vec[stride]]
- *           so a hop reads one contiguous record: links, then the vector.
+ *             [uint32 pad | uint32 count | uint32 links[M0] | pad to 64] [body]
+ *           so a hop reads one contiguous record: links, then the body.
+ *           The body is the float vector (stride floats) for IP, and the
+ *           SQ8 code (dim bytes rounded up to 64) for L2 and COSINE.
+ *   vecs    L2 and COSINE only: the float vectors, cap * stride floats,
+ *           64-byte aligned, read only to re-rank and to save.
+ *   cnorm   L2 and COSINE only: per node |c|^2 - 256 * sum(c) of its code,
+ *           and csq: |c|^2.
  *   upper   per node: NULL, or level * (1 + M) uint32 for levels 1..level,
  *           each level laid out as [count | links[M]].
  *   labels  the caller's int64 id of each node; levels; deleted flags.
  *   map     id -> node for live nodes only.
+ *
+ * Quantised traversal (L2 and COSINE): the graph is walked on 8-bit codes
+ * c[i] = round((x[i] - lo[i]) / s) clamped to 0..255, with a per-dimension
+ * offset lo and one scale s for all dimensions, so squared distances
+ * between codes are proportional to squared distances between vectors
+ * (up to rounding and clamping); COSINE vectors are unit length, where L2
+ * ranks like the cosine. A query is coded the same way and stored as
+ * c - 128 (signed), so |cq - cx|^2 = |cq|^2 + cnorm[x] - 2 * (cx . (cq-128))
+ * is exact integer arithmetic: one VPDPBUSD per 64 dimensions, a quarter of
+ * the bytes of the float vector. The ef results of the level-0 search are
+ * then re-ranked with exact float distances, so every returned score is
+ * exact and only the path through the graph sees quantisation. Insertion
+ * (search, neighbour selection, pruning) uses the same code distances.
+ * The quantiser is fitted (min and max per dimension over nodes 0..F-1) at
+ * F = HNSW_QUANT_MIN nodes and refitted, re-encoding every node, whenever
+ * the node count reaches 2F, 4F, ...: F is a function of n alone, so a
+ * loaded index refits to exactly the codes it was saved with (codes are not
+ * stored; the file format is unchanged). Below HNSW_QUANT_MIN nodes, and
+ * for IP, traversal uses float distances.
  *
  * Invariants: every link target is < n and != its owner; count <= M0 at
  * level 0 and <= M above; entry has level max_level (or n == 0 and
@@ -69,6 +94,7 @@
 #define HNSW_MIN_CAP 64u
 #define HNSW_BRUTE_FRACTION 0.05
 #define HNSW_FILTER_SAMPLE 256u
+#define HNSW_QUANT_MIN 1024u
 
 struct cand {
     float d;
@@ -76,9 +102,11 @@ struct cand {
 };
 
 struct hnsw_scratch {
-    uint32_t *visited; /* visited[u] == epoch means u was seen this search */
+    /* visited[u] == epoch means u was seen this search; 16 bits keep the
+     * array small enough to stay in L2 (cleared once per 65535 searches). */
+    uint16_t *visited;
     size_t visited_cap;
-    uint32_t epoch;
+    uint16_t epoch;
     struct cand *cand; /* min-heap of nodes to expand */
     size_t cand_cap;
     struct cand *res; /* max-heap of the best ef found */
@@ -86,6 +114,22 @@ struct hnsw_scratch {
     struct cand *sel; /* construction only: selection in/out buffers */
     struct cand *tmp;
     size_t sel_cap;
+    /* One expansion: unvisited neighbour ids, their keys, raw dot products. */
+    uint32_t *ids;
+    float *keys;
+    int32_t *dots;
+    size_t nbr_cap;
+    int8_t *qcode; /* the query's code minus 128 (code_len bytes) */
+    int8_t *qcode2; /* construction only: a second node's code minus 128 */
+};
+
+/* A query as the distance functions see it: the float vector and, when the
+ * traversal is quantised, its signed code and |code|^2. */
+struct hquery {
+    const float *f;
+    const int8_t *c;
+    int64_t cn;
+    int quant;
 };
 
 struct hnsw_index {
@@ -100,6 +144,22 @@ struct hnsw_index {
 
     char *level0;
     size_t node_bytes, links_bytes;
+    /* Float vector of node u at fbase + u * fstep (inside level0 records,
+     * or in vecs for the quantised layout). */
+    char *fbase;
+    size_t fstep;
+    float *vecs;
+    /* SQ8 traversal (see the top of the file). */
+    const struct pxs__code_kernels *ck;
+    int quant_layout; /* metric is L2 or COSINE: records hold codes */
+    int quant;        /* traversal uses codes (fitted and not switched off) */
+    int quant_off;    /* test/bench hook: force float traversal */
+    size_t quant_fit_n; /* nodes the quantiser was fitted on, 0 = not yet */
+    size_t code_len;
+    float *q_lo, *q_hi; /* one allocation of 2 * dim floats */
+    float q_scale, q_inv;
+    int32_t *cnorm;
+    int32_t *csq; /* |c|^2 of each node's code (node as a query) */
     int64_t *labels;
     uint8_t *levels;
     uint8_t *deleted;
@@ -117,12 +177,18 @@ struct hnsw_index {
 /* ---- node access ---------------------------------------------------------- */
 
 static inline uint32_t *links_at(const struct hnsw_index *h, uint32_t u, int level) {
-    if (level == 0) return (uint32_t *)(void *)(h->level0 + (size_t)u * h->node_bytes);
+    if (level == 0) return (uint32_t *)(void *)(h->level0 + (size_t)u * h->node_bytes) + 1;
     return h->upper[u] + (size_t)(level - 1) * (h->m + 1);
 }
 
-static inline const float *vec_of(const struct hnsw_index *h, uint32_t u) {
-    return (const float *)(const void *)(h->level0 + (size_t)u * h->node_bytes + h->links_bytes);
+static inline float *vec_mut(const struct hnsw_index *h, uint32_t u) {
+    return (float *)(void *)(h->fbase + (size_t)u * h->fstep);
+}
+
+static inline const float *vec_of(const struct hnsw_index *h, uint32_t u) { return vec_mut(h, u); }
+
+static inline uint8_t *code_of(const struct hnsw_index *h, uint32_t u) {
+    return (uint8_t *)(h->level0 + (size_t)u * h->node_bytes + h->links_bytes);
 }
 
 static inline float key_dist(const struct hnsw_index *h, const float *a, const float *b) {
@@ -133,6 +199,113 @@ static inline void prefetch_node_vec(const struct hnsw_index *h, uint32_t u) {
     const char *p = (const char *)vec_of(h, u);
     __builtin_prefetch(p, 0, 3);
     __builtin_prefetch(p + 64, 0, 3);
+}
+
+/* ---- SQ8 codes ------------------------------------------------------------ */
+
+static inline int code_value(const struct hnsw_index *h, size_t i, float x) {
+    float t = (x - h->q_lo[i]) * h->q_inv;
+    t = t < 0.0f ? 0.0f : t > 255.0f ? 255.0f : t;
+    return (int)(t + 0.5f);
+}
+
+/* Code of node u from its float vector, and its cnorm. */
+static void encode_node(struct hnsw_index *h, uint32_t u) {
+    const float *v = vec_of(h, u);
+    uint8_t *c = code_of(h, u);
+    int64_t sq = 0, sum = 0;
+    for (size_t i = 0; i < h->dim; i++) {
+        int x = code_value(h, i, v[i]);
+        c[i] = (uint8_t)x;
+        sq += x * x;
+        sum += x;
+    }
+    memset(c + h->dim, 0, h->code_len - h->dim);
+    h->cnorm[u] = (int32_t)(sq - 256 * sum);
+    h->csq[u] = (int32_t)sq;
+}
+
+/* Nodes the quantiser is fitted on once the index holds n nodes. */
+static size_t quant_fit_count(size_t n) {
+    if (n < HNSW_QUANT_MIN) return 0;
+    size_t f = HNSW_QUANT_MIN;
+    while (f <= n / 2) f *= 2;
+    return f;
+}
+
+/* Fit lo and the scale on nodes 0..nfit-1 (row by row), then re-encode
+ * every node. */
+static void quant_fit(struct hnsw_index *h, size_t nfit) {
+    float range = 0.0f;
+    memcpy(h->q_lo, vec_of(h, 0), h->dim * sizeof(float));
+    float *hi = h->q_hi;
+    memcpy(hi, vec_of(h, 0), h->dim * sizeof(float));
+    for (uint32_t u = 1; u < nfit; u++) {
+        const float *v = vec_of(h, u);
+        for (size_t i = 0; i < h->dim; i++) {
+            h->q_lo[i] = v[i] < h->q_lo[i] ? v[i] : h->q_lo[i];
+            hi[i] = v[i] > hi[i] ? v[i] : hi[i];
+        }
+    }
+    for (size_t i = 0; i < h->dim; i++)
+        if (hi[i] - h->q_lo[i] > range) range = hi[i] - h->q_lo[i];
+    h->q_scale = range > 0.0f ? range / 255.0f : 1.0f;
+    h->q_inv = 1.0f / h->q_scale;
+    for (uint32_t u = 0; u < h->n; u++) encode_node(h, u);
+    h->quant_fit_n = nfit;
+    h->quant = !h->quant_off;
+}
+
+/* A query for traversal: x scaled by mult (COSINE: 1/|x|) and coded into
+ * qc, unless the traversal is on floats. */
+static struct hquery make_query(const struct hnsw_index *h, const float *x, float mult, int8_t *qc) {
+    struct hquery q = {.f = x, .c = qc, .cn = 0, .quant = h->quant};
+    if (!q.quant) return q;
+    for (size_t i = 0; i < h->dim; i++) {
+        int c = code_value(h, i, x[i] * mult);
+        qc[i] = (int8_t)(c - 128);
+        q.cn += c * c;
+    }
+    memset(qc + h->dim, 0, h->code_len - h->dim);
+    return q;
+}
+
+/* Node u as a query (construction), from its stored code. */
+static struct hquery node_query(const struct hnsw_index *h, uint32_t u, int8_t *qc) {
+    struct hquery q = {.f = vec_of(h, u), .c = qc, .cn = 0, .quant = h->quant};
+    if (!q.quant) return q;
+    const uint8_t *c = code_of(h, u);
+    for (size_t i = 0; i < h->code_len; i += 8) { /* c - 128 == c ^ 0x80, 8 bytes a step */
+        uint64_t w;
+        memcpy(&w, c + i, 8);
+        w ^= 0x8080808080808080ULL;
+        memcpy(qc + i, &w, 8);
+    }
+    q.cn = h->csq[u];
+    return q;
+}
+
+/* keys[j] = key of ids[j] for query q (code units when quantised). */
+static void dist_rows(const struct hnsw_index *h, const struct hquery *q, const uint32_t *ids,
+                      size_t n, float *keys, int32_t *dots) {
+    if (q->quant) {
+        h->ck->u8s8_dot_rows(q->c, (const uint8_t *)h->level0 + h->links_bytes, h->node_bytes, ids,
+                             n, h->code_len, dots);
+        for (size_t j = 0; j < n; j++)
+            keys[j] = (float)(q->cn + h->cnorm[ids[j]] - 2 * (int64_t)dots[j]);
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (j + 1 < n) prefetch_node_vec(h, ids[j + 1]);
+        keys[j] = key_dist(h, q->f, vec_of(h, ids[j]));
+    }
+}
+
+static float dist_one(const struct hnsw_index *h, const struct hquery *q, uint32_t u) {
+    float key;
+    int32_t dot;
+    dist_rows(h, q, &u, 1, &key, &dot);
+    return key;
 }
 
 /* ---- heaps of (d, id) ----------------------------------------------------- */
@@ -197,6 +370,11 @@ static void scratch_free(struct hnsw_scratch *s) {
     pxs_free(s->res);
     pxs_free(s->sel);
     pxs_free(s->tmp);
+    pxs_free(s->ids);
+    pxs_free(s->keys);
+    pxs_free(s->dots);
+    pxs_free(s->qcode);
+    pxs_free(s->qcode2);
 }
 
 static int grow_cands(struct cand **p, size_t *cap, size_t need) {
@@ -212,11 +390,32 @@ static int grow_cands(struct cand **p, size_t *cap, size_t need) {
 
 /* Make s usable for a graph of n nodes and a result list of ef entries.
  * cand_need is the candidate heap room to guarantee up front. */
-static int scratch_reserve(struct hnsw_scratch *s, size_t n, size_t ef, size_t cand_need) {
+static int scratch_reserve(const struct hnsw_index *h, struct hnsw_scratch *s, size_t n, size_t ef,
+                           size_t cand_need) {
+    if (!s->ids) {
+        s->nbr_cap = h->m0 + 1;
+        s->ids = pxs_mallocarray(s->nbr_cap, sizeof *s->ids);
+        s->keys = pxs_mallocarray(s->nbr_cap, sizeof *s->keys);
+        s->dots = pxs_mallocarray(s->nbr_cap, sizeof *s->dots);
+        s->qcode = pxs_aligned_alloc(64, h->code_len ? h->code_len : 64);
+        s->qcode2 = pxs_aligned_alloc(64, h->code_len ? h->code_len : 64);
+        if (!s->ids || !s->keys || !s->dots || !s->qcode || !s->qcode2) {
+            pxs_free(s->ids);
+            pxs_free(s->keys);
+            pxs_free(s->dots);
+            pxs_free(s->qcode);
+            pxs_free(s->qcode2);
+            s->ids = NULL;
+            s->keys = NULL;
+            s->dots = NULL;
+            s->qcode = s->qcode2 = NULL;
+            return PXS_ENOMEM;
+        }
+    }
     if (n > s->visited_cap) {
         size_t c = s->visited_cap ? s->visited_cap : 1024;
         while (c < n) c *= 2;
-        uint32_t *v = pxs_realloc(s->visited, c * sizeof *v);
+        uint16_t *v = pxs_realloc(s->visited, c * sizeof *v);
         if (!v) return PXS_ENOMEM;
         memset(v + s->visited_cap, 0, (c - s->visited_cap) * sizeof *v);
         s->visited = v;
@@ -254,18 +453,18 @@ static void pool_give(struct hnsw_index *h, struct hnsw_scratch *s) {
 /* ---- graph search --------------------------------------------------------- */
 
 /* Greedy walk at one upper level: move to any closer neighbour until none. */
-static uint32_t greedy_step(const struct hnsw_index *h, const float *q, uint32_t cur, float *cur_d,
-                            int level) {
+static uint32_t greedy_step(const struct hnsw_index *h, struct hnsw_scratch *s,
+                            const struct hquery *q, uint32_t cur, float *cur_d, int level) {
     for (int changed = 1; changed;) {
         changed = 0;
         const uint32_t *l = links_at(h, cur, level);
         uint32_t cnt = l[0];
+        dist_rows(h, q, l + 1, cnt, s->keys, s->dots);
         for (uint32_t j = 0; j < cnt; j++) {
-            uint32_t v = l[1 + j];
-            float d = key_dist(h, q, vec_of(h, v));
+            float d = s->keys[j];
             if (d < *cur_d) {
                 *cur_d = d;
-                cur = v;
+                cur = l[1 + j];
                 changed = 1;
             }
         }
@@ -284,12 +483,12 @@ static inline int node_kept(const struct hnsw_index *h, uint32_t v, pxs_index_al
 
 /* With skip_deleted, nodes that are tombstones or refused by allow route
  * the search but are not kept. */
-static int search_level(const struct hnsw_index *h, struct hnsw_scratch *s, const float *q,
+static int search_level(const struct hnsw_index *h, struct hnsw_scratch *s, const struct hquery *q,
                         uint32_t ep, float ep_d, size_t ef, int level, int skip_deleted,
                         pxs_index_allow_fn allow, void *user, size_t *n_res) {
     size_t nc = 0, nr = 0;
-    uint32_t epoch = s->epoch;
-    uint32_t *visited = s->visited;
+    uint16_t epoch = s->epoch;
+    uint16_t *visited = s->visited;
     float bound = INFINITY;
     visited[ep] = epoch;
     s->cand[nc++] = (struct cand){ep_d, ep};
@@ -302,18 +501,31 @@ static int search_level(const struct hnsw_index *h, struct hnsw_scratch *s, cons
         struct cand c = s->cand[0];
         if (c.d > bound && (nr >= ef || !filtering)) break;
         min_pop(s->cand, &nc);
+        if (nc > 0) { /* the likely next expansion: prefetch its links */
+            const char *nl = (const char *)links_at(h, s->cand[0].id, level);
+            __builtin_prefetch(nl, 0, 3);
+            __builtin_prefetch(nl + 64, 0, 3);
+        }
         const uint32_t *l = links_at(h, c.id, level);
-        uint32_t cnt = l[0];
-        if (cnt) prefetch_node_vec(h, l[1]);
+        uint32_t cnt = l[0], m = 0;
         for (uint32_t j = 0; j < cnt; j++) {
             uint32_t v = l[1 + j];
-            if (j + 1 < cnt) {
-                __builtin_prefetch(&visited[l[2 + j]], 0, 3);
-                prefetch_node_vec(h, l[2 + j]);
-            }
             if (visited[v] == epoch) continue;
             visited[v] = epoch;
-            float d = key_dist(h, q, vec_of(h, v));
+            s->ids[m++] = v;
+        }
+        if (m == 0) continue;
+        if (q->quant) {
+            __builtin_prefetch(code_of(h, s->ids[0]), 0, 3);
+            __builtin_prefetch(code_of(h, s->ids[0]) + 64, 0, 3);
+            for (uint32_t j = 0; j < m; j++) __builtin_prefetch(&h->cnorm[s->ids[j]], 0, 3);
+        } else {
+            prefetch_node_vec(h, s->ids[0]);
+        }
+        dist_rows(h, q, s->ids, m, s->keys, s->dots);
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t v = s->ids[j];
+            float d = s->keys[j];
             if (nr < ef || d < bound) {
                 if (nc + 1 > s->cand_cap &&
                     grow_cands(&s->cand, &s->cand_cap, nc + 1) != PXS_OK)
@@ -343,7 +555,7 @@ static int cand_cmp(const void *pa, const void *pb) {
  * it is closer to the base than to every neighbour kept so far, so links
  * spread in different directions. in[] is sorted ascending; out may alias
  * nothing in in. Returns the number kept (<= max). */
-static size_t select_neighbors(const struct hnsw_index *h, const struct cand *in, size_t n_in,
+static size_t select_neighbors(struct hnsw_index *h, const struct cand *in, size_t n_in,
                                size_t max, struct cand *out) {
     if (n_in <= max) {
         memcpy(out, in, n_in * sizeof *in);
@@ -351,10 +563,12 @@ static size_t select_neighbors(const struct hnsw_index *h, const struct cand *in
     }
     size_t n_out = 0;
     for (size_t i = 0; i < n_in && n_out < max; i++) {
-        const float *ve = vec_of(h, in[i].id);
         int good = 1;
-        for (size_t j = 0; j < n_out && good; j++)
-            if (key_dist(h, ve, vec_of(h, out[j].id)) < in[i].d) good = 0;
+        if (n_out > 0) {
+            struct hquery qe = node_query(h, in[i].id, h->build.qcode2);
+            for (size_t j = 0; j < n_out && good; j++)
+                if (dist_one(h, &qe, out[j].id) < in[i].d) good = 0;
+        }
         if (good) out[n_out++] = in[i];
     }
     return n_out;
@@ -373,10 +587,13 @@ static void add_link(struct hnsw_index *h, uint32_t s, uint32_t u, int level) {
         l[0] = cnt + 1;
         return;
     }
-    const float *vs = vec_of(h, s);
-    struct cand *in = h->build.tmp, *out = h->build.sel;
-    for (uint32_t j = 0; j < cnt; j++) in[j] = (struct cand){key_dist(h, vs, vec_of(h, l[1 + j])), l[1 + j]};
-    in[cnt] = (struct cand){key_dist(h, vs, vec_of(h, u)), u};
+    struct hnsw_scratch *b = &h->build;
+    struct hquery qs = node_query(h, s, b->qcode2);
+    struct cand *in = b->tmp, *out = b->sel;
+    memcpy(b->ids, l + 1, cnt * sizeof *b->ids);
+    b->ids[cnt] = u;
+    dist_rows(h, &qs, b->ids, (size_t)cnt + 1, b->keys, b->dots);
+    for (uint32_t j = 0; j <= cnt; j++) in[j] = (struct cand){b->keys[j], b->ids[j]};
     qsort(in, (size_t)cnt + 1, sizeof *in, cand_cmp);
     size_t kept = select_neighbors(h, in, (size_t)cnt + 1, max, out);
     for (size_t j = 0; j < kept; j++) l[1 + j] = out[j].id;
@@ -400,6 +617,20 @@ static int hnsw_grow(struct hnsw_index *h, struct pxs_err *err) {
         return pxs_errf(err, PXS_ELIMIT, "hnsw index cannot hold more than %zu vectors", h->n);
     char *l0 = pxs_aligned_alloc(64, bytes);
     if (!l0) return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory growing to %zu", cap);
+    size_t stride = pxs__index_row_stride(h->dim), vbytes = 0;
+    float *vecs = NULL;
+    if (h->quant_layout) {
+        int32_t *cn = pxs_realloc(h->cnorm, cap * sizeof *cn);
+        if (cn) h->cnorm = cn;
+        int32_t *sq = cn ? pxs_realloc(h->csq, cap * sizeof *sq) : NULL;
+        if (sq) h->csq = sq;
+        if (sq && pxs_size_mul(cap, stride * sizeof(float), &vbytes) == 0)
+            vecs = pxs_aligned_alloc(64, vbytes);
+        if (!vecs) {
+            pxs_free(l0);
+            return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory growing to %zu", cap);
+        }
+    }
     /* Each array is swapped in as soon as it is grown: a bigger array is
      * harmless if a later one fails, and cap moves only when all succeeded. */
     int64_t *labels = pxs_realloc(h->labels, cap * sizeof *labels);
@@ -412,11 +643,20 @@ static int hnsw_grow(struct hnsw_index *h, struct pxs_err *err) {
     if (upper) h->upper = upper;
     if (!upper) {
         pxs_free(l0);
+        pxs_free(vecs);
         return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory growing to %zu", cap);
     }
     if (h->n) memcpy(l0, h->level0, h->n * h->node_bytes);
     pxs_free(h->level0);
     h->level0 = l0;
+    if (h->quant_layout) {
+        if (h->n) memcpy(vecs, h->vecs, h->n * stride * sizeof(float));
+        pxs_free(h->vecs);
+        h->vecs = vecs;
+        h->fbase = (char *)vecs;
+    } else {
+        h->fbase = l0 + h->links_bytes;
+    }
     h->cap = cap;
     return PXS_OK;
 }
@@ -449,7 +689,7 @@ static int hnsw_add(pxs_index *ix, int64_t id, const void *vvec, struct pxs_err 
         return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory growing the id map");
     size_t ef = h->ef_construction;
     /* The candidate heap never holds a node twice, so n + 1 suffices. */
-    if (scratch_reserve(&h->build, h->n + 1, ef, h->n + 1) != PXS_OK ||
+    if (scratch_reserve(h, &h->build, h->n + 1, ef, h->n + 1) != PXS_OK ||
         reserve_select(&h->build, (ef > h->m0 ? ef : h->m0) + 2) != PXS_OK)
         return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory for construction scratch");
     uint64_t rng_before = h->rng;
@@ -467,14 +707,22 @@ static int hnsw_add(pxs_index *ix, int64_t id, const void *vvec, struct pxs_err 
 
     /* ---- nothing below can fail ---- */
     uint32_t u = (uint32_t)h->n;
-    char *rec = h->level0 + (size_t)u * h->node_bytes;
-    memset(rec, 0, h->node_bytes);
-    memcpy(rec + h->links_bytes, vec, h->dim * sizeof(float));
+    memset(h->level0 + (size_t)u * h->node_bytes, 0, h->node_bytes);
+    float *row = vec_mut(h, u);
+    memcpy(row, vec, h->dim * sizeof(float));
+    memset(row + h->dim, 0, (pxs__index_row_stride(h->dim) - h->dim) * sizeof(float));
     h->labels[u] = id;
     h->levels[u] = (uint8_t)level;
     h->deleted[u] = 0;
     h->upper[u] = up;
     h->n++;
+    if (h->quant_layout) {
+        size_t fit = quant_fit_count(h->n);
+        if (fit != h->quant_fit_n)
+            quant_fit(h, fit);
+        else if (fit)
+            encode_node(h, u);
+    }
     if (had) {
         h->deleted[old] = 1;
         h->n_deleted++;
@@ -488,16 +736,16 @@ static int hnsw_add(pxs_index *ix, int64_t id, const void *vvec, struct pxs_err 
         return PXS_OK;
     }
 
-    const float *q = vec_of(h, u);
-    uint32_t cur = h->entry;
-    float cur_d = key_dist(h, q, vec_of(h, cur));
-    for (int l = h->max_level; l > level; l--) cur = greedy_step(h, q, cur, &cur_d, l);
     struct hnsw_scratch *s = &h->build;
+    struct hquery q = node_query(h, u, s->qcode);
+    uint32_t cur = h->entry;
+    float cur_d = dist_one(h, &q, cur);
+    for (int l = h->max_level; l > level; l--) cur = greedy_step(h, s, &q, cur, &cur_d, l);
     for (int l = level < h->max_level ? level : h->max_level; l >= 0; l--) {
         size_t nr = 0;
         scratch_new_epoch(s);
         s->visited[u] = s->epoch; /* never link to itself */
-        if (search_level(h, s, q, cur, cur_d, ef, l, 0, NULL, NULL, &nr) != PXS_OK)
+        if (search_level(h, s, &q, cur, cur_d, ef, l, 0, NULL, NULL, &nr) != PXS_OK)
             return pxs_errf(err, PXS_EINTERNAL, "hnsw index: reserved scratch was too small");
         if (nr == 0) continue;
         /* Results nearest first, then the heuristic picks at most M. */
@@ -535,14 +783,23 @@ static size_t hnsw_count(const pxs_index *ix) {
 }
 
 static size_t scratch_memory(const struct hnsw_scratch *s) {
-    return s->visited_cap * sizeof(uint32_t) + (s->cand_cap + s->res_cap + 2 * s->sel_cap) *
-                                                   sizeof(struct cand);
+    return s->visited_cap * sizeof(uint16_t) +
+           (s->cand_cap + s->res_cap + 2 * s->sel_cap) * sizeof(struct cand) +
+           s->nbr_cap * (sizeof *s->ids + sizeof *s->keys + sizeof *s->dots);
 }
 
 static size_t hnsw_memory(const pxs_index *ix) {
     const struct hnsw_index *h = (const struct hnsw_index *)ix;
-    return sizeof *h + h->cap * (h->node_bytes + sizeof(int64_t) + 2 + sizeof(uint32_t *)) +
-           h->upper_bytes + pxs__idmap_memory(&h->map) + scratch_memory(&h->build);
+    size_t vec_row = h->quant_layout ? pxs__index_row_stride(h->dim) * sizeof(float) + 8 : 0;
+    return sizeof *h + h->cap * (h->node_bytes + vec_row + sizeof(int64_t) + 2 + sizeof(uint32_t *)) +
+           h->upper_bytes + pxs__idmap_memory(&h->map) + scratch_memory(&h->build) +
+           (h->q_lo ? 2 * h->dim * sizeof(float) : 0);
+}
+
+/* Codes (in the level-0 records) plus float vectors, tombstones included. */
+static size_t hnsw_vector_bytes(const pxs_index *ix) {
+    const struct hnsw_index *h = (const struct hnsw_index *)ix;
+    return h->n * (h->node_bytes - h->links_bytes + (h->quant_layout ? h->fstep : 0));
 }
 
 /* Exact scan of the live nodes the filter allows (few rows pass). */
@@ -571,6 +828,18 @@ static double allowed_estimate(const struct hnsw_index *h, const struct pxs__sea
     return seen ? (double)live * (double)ok / (double)seen : 0.0;
 }
 
+/* Replace the code-space keys of res[0..n) by exact float keys. */
+static void rerank(const struct hnsw_index *h, const float *query, struct cand *res, size_t n) {
+    size_t lines = h->dim * sizeof(float) / 64;
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n) {
+            const char *next = (const char *)vec_of(h, res[i + 1].id);
+            for (size_t o = 0; o <= lines; o++) __builtin_prefetch(next + o * 64, 0, 3);
+        }
+        res[i].d = key_dist(h, query, vec_of(h, res[i].id));
+    }
+}
+
 static int hnsw_search(const pxs_index *ix, const void *vquery, float qscale, size_t k,
                        const struct pxs__search_ctx *ctx, struct pxs_hit *hits, size_t *n_hits,
                        struct pxs_err *err) {
@@ -596,21 +865,24 @@ static int hnsw_search(const pxs_index *ix, const void *vquery, float qscale, si
      * index object itself was allocated non-const. */
     struct hnsw_index *hm = (struct hnsw_index *)(uintptr_t)h;
     struct hnsw_scratch *s = pool_take(hm);
-    if (!s || scratch_reserve(s, h->n, ef, ef * 4) != PXS_OK) {
+    if (!s || scratch_reserve(h, s, h->n, ef, ef * 4) != PXS_OK) {
         if (s) pool_give(hm, s);
         return pxs_errf(err, PXS_ENOMEM, "hnsw search: out of memory for scratch");
     }
+    /* COSINE: the code of the unit-length query (traversal is L2 on codes). */
+    struct hquery q = make_query(h, query, scale, s->qcode);
     uint32_t cur = h->entry;
-    float cur_d = key_dist(h, query, vec_of(h, cur));
-    for (int l = h->max_level; l > 0; l--) cur = greedy_step(h, query, cur, &cur_d, l);
+    float cur_d = dist_one(h, &q, cur);
+    for (int l = h->max_level; l > 0; l--) cur = greedy_step(h, s, &q, cur, &cur_d, l);
     size_t nr = 0;
     for (;;) {
         scratch_new_epoch(s);
-        int rc = search_level(h, s, query, cur, cur_d, ef, 0, 1, ctx->allow, ctx->allow_user, &nr);
+        int rc = search_level(h, s, &q, cur, cur_d, ef, 0, 1, ctx->allow, ctx->allow_user, &nr);
         if (rc != PXS_OK) {
             pool_give(hm, s);
             return pxs_errf(err, rc, "hnsw search: out of memory for candidates");
         }
+        if (q.quant) rerank(h, query, s->res, nr);
         if (!ctx->ranged || ef >= live) break;
         size_t inside = 0;
         float worst = -INFINITY;
@@ -621,7 +893,7 @@ static int hnsw_search(const pxs_index *ix, const void *vquery, float qscale, si
         }
         if (inside >= k || worst >= ctx->key_hi || nr < ef) break;
         ef = ef * 2 < live ? ef * 2 : live;
-        if (scratch_reserve(s, h->n, ef, ef * 4) != PXS_OK) {
+        if (scratch_reserve(h, s, h->n, ef, ef * 4) != PXS_OK) {
             pool_give(hm, s);
             return pxs_errf(err, PXS_ENOMEM, "hnsw search: out of memory for scratch");
         }
@@ -710,13 +982,11 @@ static int hnsw_load(pxs_index *ix, struct pxs__reader *r) {
             return pxs_errf(r->err, PXS_EINTERNAL, "hnsw index: id map refused a reserved insert");
     }
     for (uint32_t u = 0; u < h->n; u++) {
-        uint32_t *lk = links_at(h, u, 0);
-        if ((rc = pxs__r_u32s(r, lk, 1 + h->m0)) != PXS_OK) return rc;
-        memset((char *)lk + (1 + h->m0) * sizeof(uint32_t), 0,
-               h->links_bytes - (1 + h->m0) * sizeof(uint32_t));
+        memset(h->level0 + (size_t)u * h->node_bytes, 0, h->node_bytes);
+        if ((rc = pxs__r_u32s(r, links_at(h, u, 0), 1 + h->m0)) != PXS_OK) return rc;
     }
     for (uint32_t u = 0; u < h->n; u++) {
-        float *v = (float *)(void *)(h->level0 + (size_t)u * h->node_bytes + h->links_bytes);
+        float *v = vec_mut(h, u);
         if ((rc = pxs__r_f32s(r, v, h->dim)) != PXS_OK) return rc;
         size_t stride = pxs__index_row_stride(h->dim);
         if (stride > h->dim) memset(v + h->dim, 0, (stride - h->dim) * sizeof(float));
@@ -734,6 +1004,7 @@ static int hnsw_load(pxs_index *ix, struct pxs__reader *r) {
     for (uint32_t u = 0; u < h->n; u++)
         for (int l = 0; l <= h->levels[u]; l++)
             if (!links_valid(h, u, l)) return PXS__CORRUPT(r, "hnsw index: bad neighbour list");
+    if (h->quant_layout && quant_fit_count(h->n)) quant_fit(h, quant_fit_count(h->n));
     return PXS_OK;
 }
 
@@ -742,6 +1013,10 @@ static void hnsw_destroy(pxs_index *ix) {
     for (size_t i = 0; i < h->n; i++) pxs_free(h->upper[i]);
     pxs_free(h->upper);
     pxs_free(h->level0);
+    pxs_free(h->vecs);
+    pxs_free(h->cnorm);
+    pxs_free(h->csq);
+    pxs_free(h->q_lo);
     pxs_free(h->labels);
     pxs_free(h->levels);
     pxs_free(h->deleted);
@@ -761,6 +1036,7 @@ static const struct pxs__index_ops hnsw_ops = {
     .remove = hnsw_remove,
     .count = hnsw_count,
     .memory = hnsw_memory,
+    .vector_bytes = hnsw_vector_bytes,
     .search = hnsw_search,
     .save = hnsw_save,
     .load = hnsw_load,
@@ -795,7 +1071,37 @@ int pxs__hnsw_check(const pxs_index *ix, struct pxs_err *err) {
     }
     if (live != h->map.n || live != h->n - h->n_deleted)
         return pxs_errf(err, PXS_EINTERNAL, "live count %zu, map %zu", live, h->map.n);
+    if (h->quant_layout) {
+        if (h->quant_fit_n != quant_fit_count(h->n))
+            return pxs_errf(err, PXS_EINTERNAL, "quantiser fitted on %zu of %zu nodes",
+                            h->quant_fit_n, h->n);
+        for (uint32_t u = 0; u < h->n && h->quant_fit_n; u++) {
+            const uint8_t *c = code_of(h, u);
+            int64_t sq = 0, sum = 0;
+            for (size_t i = 0; i < h->code_len; i++) {
+                int want = i < h->dim ? code_value(h, i, vec_of(h, u)[i]) : 0;
+                if (c[i] != want)
+                    return pxs_errf(err, PXS_EINTERNAL, "node %u code %zu is %d, not %d", u, i,
+                                    c[i], want);
+                sq += want * want;
+                sum += want;
+            }
+            if (h->cnorm[u] != (int32_t)(sq - 256 * sum) || h->csq[u] != (int32_t)sq)
+                return pxs_errf(err, PXS_EINTERNAL, "node %u code norm is stale", u);
+        }
+    }
     return PXS_OK;
+}
+
+int pxs__hnsw_quantized(const pxs_index *ix) {
+    return ix && ix->ops == &hnsw_ops && ((const struct hnsw_index *)ix)->quant;
+}
+
+void pxs__hnsw_set_float_traversal(pxs_index *ix, int on) {
+    if (!ix || ix->ops != &hnsw_ops) return;
+    struct hnsw_index *h = (struct hnsw_index *)ix;
+    h->quant_off = on != 0;
+    h->quant = !h->quant_off && h->quant_fit_n > 0;
 }
 
 int pxs__hnsw_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err) {
@@ -824,8 +1130,23 @@ int pxs__hnsw_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_
     h->ef_search = (size_t)efs;
     h->level_mult = 1.0 / log((double)m);
     h->rng = p->hnsw_seed ? p->hnsw_seed : HNSW_DEFAULT_SEED;
-    h->links_bytes = ((1 + h->m0) * sizeof(uint32_t) + 63) & ~(size_t)63;
-    h->node_bytes = h->links_bytes + pxs__index_row_stride(p->dim) * sizeof(float);
+    h->links_bytes = ((2 + h->m0) * sizeof(uint32_t) + 63) & ~(size_t)63;
+    h->ck = pxs__code_kernels();
+    h->quant_layout = p->metric == PXS_METRIC_L2 || p->metric == PXS_METRIC_COSINE;
+    if (h->quant_layout) {
+        h->code_len = (p->dim + 63) & ~(size_t)63;
+        h->node_bytes = h->links_bytes + h->code_len;
+        h->fstep = pxs__index_row_stride(p->dim) * sizeof(float);
+        h->q_lo = pxs_calloc(2 * p->dim, sizeof(float));
+        h->q_hi = h->q_lo ? h->q_lo + p->dim : NULL;
+        if (!h->q_lo) {
+            pxs_free(h);
+            return pxs_errf(err, PXS_ENOMEM, "hnsw index: out of memory");
+        }
+    } else {
+        h->node_bytes = h->links_bytes + pxs__index_row_stride(p->dim) * sizeof(float);
+        h->fstep = h->node_bytes;
+    }
     h->max_level = -1;
     pxs__idmap_init(&h->map);
     for (int i = 0; i < HNSW_POOL; i++) atomic_init(&h->pool[i], NULL);

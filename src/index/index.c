@@ -243,6 +243,10 @@ size_t pxs_index_memory(const pxs_index *index) {
     return index->ops->memory(index) + extra;
 }
 
+size_t pxs__index_vector_bytes(const pxs_index *index) {
+    return index && index->ops->vector_bytes ? index->ops->vector_bytes(index) : 0;
+}
+
 /* Validate sp and turn it into the key-space form the index types use. */
 static int make_ctx(const pxs_index *index, const struct pxs_search_params *sp,
                     struct pxs__search_ctx *c, struct pxs_err *err) {

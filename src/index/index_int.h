@@ -129,6 +129,13 @@ struct pxs__code_kernels {
      * of byte j/2 for even j, the high nibble for odd j): out[i] =
      * sum_j lut[j * 16 + nibble_j]. */
     void (*pq4_scan)(const float *lut, size_t m, const uint8_t *codes, size_t n, float *out);
+    /* SQ8 graph traversal (hnsw.c): out[j] = sum_i row_j[i] * q[i] over len
+     * bytes (unsigned codes times signed query bytes, exact in int32 for
+     * len <= 65536), where row j starts at base + ids[j] * step. len is a
+     * multiple of 64 and every row is readable for len bytes. Prefetches
+     * the next row while scoring one. */
+    void (*u8s8_dot_rows)(const int8_t *q, const uint8_t *base, size_t step, const uint32_t *ids,
+                          size_t n, size_t len, int32_t *out);
     /* Number of differing bits of two nbytes-long vectors. */
     uint64_t (*hamming)(const uint8_t *a, const uint8_t *b, size_t nbytes);
     /* |a & b| and |a | b| in bits. */
@@ -151,6 +158,12 @@ const struct pxs__code_kernels *pxs__code_kernels_avx2(void);
 const struct pxs__code_kernels *pxs__code_kernels_avx512(void);
 /* 1 if the AVX-512 set uses VPOPCNTDQ (for tests and benchmarks). */
 int pxs__code_kernels_avx512_popcnt(void);
+/* The AVX-512 set's u8s8_dot_rows: with VNNI (VPDPBUSD; calling it on a CPU
+ * without AVX512_VNNI is undefined) or with AVX-512 BW widening only. The
+ * set itself uses the VNNI one when the CPU reports it. For tests. */
+typedef void (*pxs__u8s8_dot_rows_fn)(const int8_t *q, const uint8_t *base, size_t step,
+                                      const uint32_t *ids, size_t n, size_t len, int32_t *out);
+pxs__u8s8_dot_rows_fn pxs__u8s8_dot_rows_avx512(int vnni);
 
 /* ---- searches: the checked form of struct pxs_search_params ------------- */
 
@@ -224,6 +237,9 @@ struct pxs__index_ops {
     int (*remove)(pxs_index *ix, int64_t id); /* PXS_OK or PXS_ENOTFOUND */
     size_t (*count)(const pxs_index *ix);
     size_t (*memory)(const pxs_index *ix);
+    /* Bytes of vector data held (raw vectors and codes, without ids, maps
+     * and graph links); NULL if the type does not say. */
+    size_t (*vector_bytes)(const pxs_index *ix);
     /* query is validated; qscale multiplies IP keys (1/|q| for COSINE, else 1).
      * k >= 1, hits has room for k. Hits outside ctx's range or refused by its
      * filter are never returned. */
@@ -246,16 +262,27 @@ struct pxs_index {
     float *scratch_vec; /* dim floats for normalising a vector on add */
 };
 
+/* ops->vector_bytes, or 0 (benchmarks: bytes per vector of each type). */
+size_t pxs__index_vector_bytes(const pxs_index *ix);
+
 int pxs__flat_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err);
 int pxs__hnsw_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err);
 /* IVF_FLAT, IVF_SQ8, IVF_PQ, BIN_FLAT and BIN_IVF_FLAT (ivf.c). */
 int pxs__ivf_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_err *err);
 /* Test hook: verify the IVF invariants listed in ivf.c. */
 int pxs__ivf_check(const pxs_index *ix, struct pxs_err *err);
+/* Test hook: IVF_PQ (L2) precomputed tables dropped (on = 0) or built
+ * (on = 1); returns 1 if the index now has them. */
+int pxs__ivf_pq_tables(pxs_index *ix, int on);
 /* Test hook: bytes of vector payload (codes or raw vectors) held. */
 size_t pxs__ivf_vector_bytes(const pxs_index *ix);
 /* Test hook: verify the HNSW invariants listed in hnsw.c (PXS_EINTERNAL
  * naming the first violation). */
 int pxs__hnsw_check(const pxs_index *ix, struct pxs_err *err);
+/* Test hook: 1 if the HNSW graph is walked on SQ8 codes (hnsw.c). */
+int pxs__hnsw_quantized(const pxs_index *ix);
+/* Test and benchmark hook: on = 1 walks the graph on float vectors even
+ * where codes exist (construction too), for A/B comparisons. */
+void pxs__hnsw_set_float_traversal(pxs_index *ix, int on);
 
 #endif

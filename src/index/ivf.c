@@ -39,7 +39,9 @@
  * centroid, chosen by a seeded Fisher-Yates shuffle; init = distinct random
  * sample points; KMEANS_ITERS Lloyd iterations; an empty cluster takes a
  * perturbed copy of the largest one's centroid. IVF_PQ then trains each
- * sub-quantizer the same way on residuals of the sample. Training builds
+ * sub-quantizer the same way on residuals of a larger sample (at most
+ * KMEANS_PQ_PER_CENTROID points per codeword, KMEANS_PQ_ITERS iterations;
+ * the coarse k-means uses the sample's first part). Training builds
  * everything aside and swaps it in, so a failure leaves the index as it
  * was (untrained). Adds trigger training when ivf_train_size vectors are
  * pending; a failed automatic training is retried on the next add.
@@ -49,6 +51,11 @@
  *   remove  O(code size): the last entry of the list moves into the hole.
  *   search  O(nlist * dim) to pick nprobe lists, then a scan of the codes of
  *           those lists with the batched kernels of distance.c / codes.c.
+ *           IVF_PQ with L2 keeps precomputed tables derived from the
+ *           centroids and codebooks at training and load (see
+ *           build_pq_pre; not stored, the file format is unchanged), so a
+ *           probed list costs one table addition, not pq_m * 2^nbits
+ *           sub-distances.
  *           The per-search buffers come from a lock-free pool, so searches
  *           may run concurrently and do not allocate after warm-up.
  *
@@ -78,7 +85,12 @@ _Static_assert(sizeof(size_t) >= 8, "ivf slots pack a list number and a position
 #define IVF_DEFAULT_NPROBE 8
 #define IVF_DEFAULT_SEED 0x1f5eed2024ULL
 #define IVF_TRAIN_PER_LIST 40
+#define IVF_PQ_TABLE_MAX ((size_t)256 << 20)
 #define KMEANS_ITERS 10
+/* Sub-quantizers: low-dimensional, so more points and iterations are
+ * affordable (FAISS trains them on up to 256 points per codeword). */
+#define KMEANS_PQ_ITERS 15
+#define KMEANS_PQ_PER_CENTROID 256
 #define KMEANS_PER_CENTROID 64
 #define IVF_POOL 32
 #define IVF_BLOCK 256
@@ -107,6 +119,12 @@ struct ivf_index {
     float *sq_min, *sq_scale;
     size_t pq_m, pq_nbits, pq_ksub, pq_dsub;
     float *pq_cb; /* pq_m * ksub * dsub */
+    /* IVF_PQ with L2, derived (never stored): per list, sub-quantizer and
+     * codeword |cw|^2 + 2 <centroid part, cw>, nlist * pq_m * ksub floats;
+     * NULL when over IVF_PQ_TABLE_MAX bytes (then tables are per list). */
+    float *pq_pre;
+    float *pq_cbt; /* with pq_pre (same allocation): codebooks transposed,
+                      pq_m * dsub rows of ksub floats */
     struct ivf_list *lists;
     struct ivf_list pending;
     struct pxs__idmap map;
@@ -209,6 +227,40 @@ static void coarse_keys(const struct ivf_index *v, const void *raw, float *out) 
     }
 }
 
+/* IVF_PQ, L2: fill pq_pre (see struct ivf_index) from the centroids and
+ * codebooks, if it fits IVF_PQ_TABLE_MAX and memory allows. Then
+ *   |q - c - r|^2 = |q - c|^2 + sum_j (pre[c][j][code_j] - 2 <q_j, cw_j>)
+ * where |q - c|^2 is the coarse key already computed to pick the lists
+ * and the <q_j, cw_j> table is built once per query: a list costs a table
+ * addition instead of pq_m * ksub sub-distances (FAISS's precomputed
+ * tables for IndexIVFPQ). */
+static void build_pq_pre(struct ivf_index *v) {
+    size_t m = v->pq_m, ks = v->pq_ksub, ds = v->pq_dsub, per = m * ks, bytes;
+    if (v->kind != K_PQ || metric_is_ip(v) || v->pq_pre) return;
+    if (pxs_size_mul(v->nlist + ds, per * sizeof(float), &bytes) != 0 || bytes > IVF_PQ_TABLE_MAX)
+        return;
+    float *pre = pxs_aligned_alloc(64, bytes);
+    if (!pre) return; /* optional: searches build per-list tables instead */
+    float *cbt = pre + v->nlist * per;
+    for (size_t j = 0; j < m; j++)
+        for (size_t c = 0; c < ks; c++)
+            for (size_t d = 0; d < ds; d++)
+                cbt[(j * ds + d) * ks + c] = v->pq_cb[(j * ks + c) * ds + d];
+    v->pq_cbt = cbt;
+    const struct pxs__dist_kernels *k = pxs__index_kernels();
+    for (size_t l = 0; l < v->nlist; l++) {
+        float *t = pre + l * per;
+        const float *cent = v->centroids + l * v->dim;
+        for (size_t j = 0; j < m; j++) {
+            const float *cb = v->pq_cb + j * ks * ds;
+            k->ip_batch(cent + j * ds, cb, ds, ks, ds, t + j * ks);
+            for (size_t c = 0; c < ks; c++)
+                t[j * ks + c] = 2.0f * t[j * ks + c] + k->ip(cb + c * ds, cb + c * ds, ds);
+        }
+    }
+    v->pq_pre = pre;
+}
+
 /* First index of the smallest of x[0..n), n >= 1. The minimum is found with
  * 8 independent lanes (no compare-to-compare dependency chain, which made a
  * plain loop the bottleneck of k-means), then located. */
@@ -294,7 +346,7 @@ static void encode(const struct ivf_index *v, const void *raw, size_t list, uint
  * spherical: assign by inner product and keep centroids unit length.
  * Needs n >= k. Returns PXS_ENOMEM or PXS_OK. */
 static int kmeans(const float *x, size_t n, size_t d, size_t k, int spherical, uint64_t seed,
-                  float *cent) {
+                  int iters, float *cent) {
     const struct pxs__dist_kernels *kern = pxs__index_kernels();
     size_t *perm = pxs_mallocarray(n, sizeof *perm);
     size_t *assign = pxs_mallocarray(n, sizeof *assign);
@@ -313,7 +365,7 @@ static int kmeans(const float *x, size_t n, size_t d, size_t k, int spherical, u
         memcpy(cent + i * d, x + perm[i] * d, d * sizeof(float));
         if (spherical) pxs_vec_normalize(cent + i * d, d);
     }
-    for (int it = 0; it < KMEANS_ITERS; it++) {
+    for (int it = 0; it < iters; it++) {
         for (size_t i = 0; i < n; i++) {
             if (spherical) {
                 kern->ip_batch(x + i * d, cent, d, k, d, dist);
@@ -406,9 +458,12 @@ static void trained_free(struct trained *t, size_t nlist) {
 static int train_quantizers(struct ivf_index *v, struct trained *t) {
     size_t np = v->pending.n, d = v->dim;
     size_t ns = v->nlist * KMEANS_PER_CENTROID;
-    if (v->kind == K_PQ && v->pq_ksub * KMEANS_PER_CENTROID > ns)
-        ns = v->pq_ksub * KMEANS_PER_CENTROID;
+    if (v->kind == K_PQ && v->pq_ksub * KMEANS_PQ_PER_CENTROID > ns)
+        ns = v->pq_ksub * KMEANS_PQ_PER_CENTROID;
     if (ns > np) ns = np;
+    /* The coarse k-means uses the first part of the (random) sample. */
+    size_t ns_coarse = v->nlist * KMEANS_PER_CENTROID;
+    if (ns_coarse > ns) ns_coarse = ns;
     float *sample = pxs_mallocarray(ns, d * sizeof(float));
     size_t *perm = pxs_mallocarray(np, sizeof *perm);
     float *sub = NULL, *tmp = NULL;
@@ -426,7 +481,8 @@ static int train_quantizers(struct ivf_index *v, struct trained *t) {
     t->centroids = pxs_mallocarray(v->nlist, d * sizeof(float));
     if (!t->centroids) goto out;
     int spherical = v->base.params.metric == PXS_METRIC_COSINE;
-    if ((rc = kmeans(sample, ns, d, v->nlist, spherical, v->seed, t->centroids)) != PXS_OK) goto out;
+    if ((rc = kmeans(sample, ns_coarse, d, v->nlist, spherical, v->seed, KMEANS_ITERS,
+                     t->centroids)) != PXS_OK) goto out;
     rc = PXS_ENOMEM;
     if (v->kind == K_BIN) {
         t->bcent = pxs_calloc(v->nlist, v->raw_size);
@@ -455,7 +511,7 @@ static int train_quantizers(struct ivf_index *v, struct trained *t) {
         /* Residuals of the sample against their centroid, then one k-means
          * per sub-space. */
         size_t m = v->pq_m, ks = v->pq_ksub, ds = v->pq_dsub;
-        size_t nsub = ns < ks * KMEANS_PER_CENTROID ? ns : ks * KMEANS_PER_CENTROID;
+        size_t nsub = ns < ks * KMEANS_PQ_PER_CENTROID ? ns : ks * KMEANS_PQ_PER_CENTROID;
         t->pq_cb = pxs_mallocarray(m * ks, ds * sizeof(float));
         sub = pxs_mallocarray(nsub, ds * sizeof(float));
         tmp = pxs_mallocarray(v->nlist, sizeof(float));
@@ -475,7 +531,8 @@ static int train_quantizers(struct ivf_index *v, struct trained *t) {
         for (size_t j = 0; j < m; j++) {
             for (size_t i = 0; i < nsub; i++)
                 memcpy(sub + i * ds, sample + i * d + j * ds, ds * sizeof(float));
-            rc = kmeans(sub, nsub, ds, ks, 0, v->seed + 1 + j, t->pq_cb + j * ks * ds);
+            rc = kmeans(sub, nsub, ds, ks, 0, v->seed + 1 + j, KMEANS_PQ_ITERS,
+                        t->pq_cb + j * ks * ds);
             if (rc != PXS_OK) goto out;
         }
     }
@@ -546,6 +603,7 @@ static int ivf_train(pxs_index *ix, struct pxs_err *err) {
             pxs__idmap_update(&v->map, v->lists[l].ids[p], slot_make(l + 1, p));
     list_free(&v->pending);
     v->trained = 1;
+    build_pq_pre(v);
     return PXS_OK;
 }
 
@@ -619,9 +677,21 @@ static size_t ivf_memory(const pxs_index *ix) {
         bytes += v->kind == K_BIN ? v->nlist * v->raw_size : v->nlist * v->dim * sizeof(float);
         if (v->kind == K_SQ8) bytes += 2 * v->dim * sizeof(float);
         if (v->kind == K_PQ) bytes += v->pq_m * v->pq_ksub * v->pq_dsub * sizeof(float);
+        if (v->pq_pre) bytes += (v->nlist + v->pq_dsub) * v->pq_m * v->pq_ksub * sizeof(float);
     }
     bytes += (v->nlist + v->dim + v->pq_ksub) * sizeof(float) + v->code_size;
     return bytes;
+}
+
+int pxs__ivf_pq_tables(pxs_index *ix, int on) {
+    struct ivf_index *v = (struct ivf_index *)ix;
+    if (!on) {
+        pxs_free(v->pq_pre);
+        v->pq_pre = v->pq_cbt = NULL;
+    } else if (v->trained) {
+        build_pq_pre(v);
+    }
+    return v->pq_pre != NULL;
 }
 
 size_t pxs__ivf_vector_bytes(const pxs_index *ix) {
@@ -668,6 +738,8 @@ struct query_prep {
     float *a, *w; /* SQ8 transformed query and weights */
     float sq_const;
     float *lut, *resid; /* PQ */
+    float *qcw;         /* PQ with pq_pre: -2 <q_j, codeword> */
+    float coarse;       /* PQ with pq_pre: |q - centroid|^2 of the list */
     float *keys;        /* IVF_BLOCK */
 };
 
@@ -695,6 +767,34 @@ static void scan_raw(const struct ivf_index *v, const struct query_prep *qp, con
         batch(qp->q, base + s * v->dim, v->dim, m, v->dim, qp->keys);
         for (size_t i = 0; i < m; i++) qp->keys[i] *= sign;
         push_block(top, ctx, ids + s, qp->keys, m);
+    }
+}
+
+/* out = a + b over n floats, n a multiple of 16 (pq_m * ksub, ksub 16 or
+ * 256): fixed 16-float steps so the compiler vectorises it. */
+static void add_tables(const float *restrict a, const float *restrict b, size_t n,
+                       float *restrict out) {
+    for (size_t i = 0; i < n; i += 16)
+        for (size_t t = 0; t < 16; t++) out[i + t] = a[i + t] + b[i + t];
+}
+
+/* qcw[j][c] = -2 <q_j, codeword c of sub-quantizer j>, from the transposed
+ * codebooks: 16 codewords at a time, summed over the sub-vector's
+ * dimensions in a 16-float accumulator the compiler keeps in registers. */
+static void query_codeword_table(const struct ivf_index *v, const float *q, float *restrict qcw) {
+    size_t ks = v->pq_ksub, ds = v->pq_dsub;
+    for (size_t j = 0; j < v->pq_m; j++) {
+        const float *qj = q + j * ds;
+        const float *cbt = v->pq_cbt + j * ds * ks;
+        for (size_t c = 0; c < ks; c += 16) {
+            float acc[16] = {0};
+            for (size_t d = 0; d < ds; d++) {
+                float x = qj[d];
+                const float *restrict row = cbt + d * ks + c;
+                for (size_t u = 0; u < 16; u++) acc[u] += x * row[u];
+            }
+            for (size_t u = 0; u < 16; u++) qcw[j * ks + c + u] = -2.0f * acc[u];
+        }
     }
 }
 
@@ -727,6 +827,9 @@ static void scan_list(const struct ivf_index *v, struct query_prep *qp, size_t l
     float base = 0;
     if (ip) {
         base = k->ip(qp->q, cent, v->dim);
+    } else if (v->pq_pre) {
+        add_tables(v->pq_pre + list * v->pq_m * ks, qp->qcw, v->pq_m * ks, qp->lut);
+        base = qp->coarse;
     } else {
         const float *q = qp->q;
         for (size_t i = 0; i < v->dim; i++) qp->resid[i] = q[i] - cent[i];
@@ -742,6 +845,8 @@ static void scan_list(const struct ivf_index *v, struct query_prep *qp, size_t l
             ck->pq4_scan(qp->lut, v->pq_m, c, m, qp->keys);
         if (ip)
             for (size_t i = 0; i < m; i++) qp->keys[i] = -qp->qscale * (base + qp->keys[i]);
+        else if (base != 0.0f)
+            for (size_t i = 0; i < m; i++) qp->keys[i] += base;
         push_block(top, ctx, l->ids + s, qp->keys, m);
     }
 }
@@ -765,6 +870,7 @@ static int ivf_search(const pxs_index *ix, const void *query, float qscale, size
     qp.w = qp.a + v->dim;
     qp.resid = qp.w + v->dim;
     qp.lut = qp.resid + v->dim;
+    qp.qcw = qp.lut + v->pq_m * v->pq_ksub;
     struct pxs__topk top;
     pxs__topk_init(&top, hits, k);
     if (!v->trained) {
@@ -793,13 +899,19 @@ static int ivf_search(const pxs_index *ix, const void *query, float qscale, size
                     qp.sq_const += (q[i] - mn) * (q[i] - mn);
                 }
             }
+        } else if (v->kind == K_PQ && v->pq_pre) {
+            query_codeword_table(v, q, qp.qcw);
         } else if (v->kind == K_PQ && metric_is_ip(v)) {
             const struct pxs__dist_kernels *kern = pxs__index_kernels();
             size_t ks = v->pq_ksub, ds = v->pq_dsub;
             for (size_t j = 0; j < v->pq_m; j++)
                 kern->ip_batch(q + j * ds, v->pq_cb + j * ks * ds, ds, ks, ds, qp.lut + j * ks);
         }
-        for (size_t p = 0; p < nprobe; p++) scan_list(v, &qp, (size_t)probe[p].id, ctx, &top);
+        for (size_t p = 0; p < nprobe; p++) {
+            size_t list = (size_t)probe[p].id;
+            qp.coarse = ckeys[list];
+            scan_list(v, &qp, list, ctx, &top);
+        }
     }
     scratch_give(vm, s);
     *n_hits = pxs__topk_finish(&top, v->base.params.metric);
@@ -912,6 +1024,7 @@ static int ivf_load(pxs_index *ix, struct pxs__reader *r) {
     v->trained = 1;
     for (size_t l = 0; l < v->nlist; l++)
         if ((rc = load_entries(v, r, l + 1)) != PXS_OK) return rc;
+    build_pq_pre(v);
     return PXS_OK;
 }
 
@@ -928,6 +1041,7 @@ static void ivf_destroy(pxs_index *ix) {
     pxs_free(v->sq_min);
     pxs_free(v->sq_scale);
     pxs_free(v->pq_cb);
+    pxs_free(v->pq_pre);
     pxs_free(v->add_tmp);
     pxs__idmap_free(&v->map);
     for (int i = 0; i < IVF_POOL; i++) pxs_free(atomic_exchange(&v->pool[i], NULL));
@@ -940,6 +1054,7 @@ static const struct pxs__index_ops ivf_ops = {
     .remove = ivf_remove,
     .count = ivf_count,
     .memory = ivf_memory,
+    .vector_bytes = pxs__ivf_vector_bytes,
     .search = ivf_search,
     .train = ivf_train,
     .is_trained = ivf_is_trained,
@@ -1028,7 +1143,7 @@ int pxs__ivf_new(const struct pxs_index_params *p, pxs_index **out, struct pxs_e
     v->pq_dsub = m ? p->dim / (size_t)m : 0;
     pxs__idmap_init(&v->map);
     for (int i = 0; i < IVF_POOL; i++) atomic_init(&v->pool[i], NULL);
-    v->search_floats = 5 * v->nlist + IVF_BLOCK + 3 * v->dim + v->pq_m * ksub + 16;
+    v->search_floats = 5 * v->nlist + IVF_BLOCK + 3 * v->dim + 2 * v->pq_m * ksub + 16;
     v->add_tmp = pxs_mallocarray(v->nlist + v->dim + ksub + 1, sizeof(float));
     if (!v->add_tmp) {
         ivf_destroy(&v->base);

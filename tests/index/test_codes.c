@@ -12,6 +12,7 @@
 #include "index_test_util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static const struct pxs__code_kernels *simd_sets(int i) {
     unsigned f = pxs_cpu_features();
@@ -147,4 +148,48 @@ PXS_TEST(index_codes_simd_match_generic) {
     printf("    code kernel sets checked: %d (chosen: %s, avx512 popcount: %s)\n", ran,
            pxs__code_kernels()->name, pxs__code_kernels_avx512_popcnt() ? "vpopcntdq" : "generic");
     SKIP_IF(ran == 0, "no SIMD code kernels on this CPU (or PXS_FORCE_GENERIC=1)");
+}
+
+/* HNSW traversal kernel: every set (and both AVX-512 variants) against the
+ * definition, exact in integers, with the extreme bytes 0/255 x -128/127
+ * and rows gathered by id from a strided table. */
+PXS_TEST(index_codes_u8s8_dot_rows_all_sets_exact) {
+    struct trng r = {23};
+    const size_t lens[] = {64, 128, 192, 832, 4096};
+    const size_t step_extra = 64, nrows = 9;
+    const uint32_t ids[] = {3, 0, 8, 3, 5, 1, 7, 2, 6, 4};
+    const size_t nids = sizeof ids / sizeof ids[0];
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        size_t len = lens[li], step = len + step_extra;
+        uint8_t *base = malloc(step * nrows);
+        int8_t *q = malloc(len);
+        for (int pass = 0; pass < 3; pass++) {
+            for (size_t i = 0; i < step * nrows; i++)
+                base[i] = pass == 1 ? 255 : (uint8_t)trng_next(&r);
+            for (size_t i = 0; i < len; i++)
+                q[i] = pass == 1 ? -128 : pass == 2 ? 127 : (int8_t)(trng_next(&r) & 0xff);
+            int32_t want[10], got[10];
+            for (size_t j = 0; j < nids; j++) {
+                int64_t s = 0;
+                for (size_t i = 0; i < len; i++) s += (int64_t)base[ids[j] * step + i] * q[i];
+                want[j] = (int32_t)s;
+            }
+            pxs__code_kernels_generic()->u8s8_dot_rows(q, base, step, ids, nids, len, got);
+            for (size_t j = 0; j < nids; j++) CHECK_EQ_INT(got[j], want[j]);
+            unsigned f = pxs_cpu_features();
+            for (int v = 0; v < 3; v++) {
+                pxs__u8s8_dot_rows_fn fn = NULL;
+                if (v == 0 && (f & PXS_CPU_AVX2)) fn = pxs__code_kernels_avx2()->u8s8_dot_rows;
+                if (v == 1 && (f & PXS_CPU_AVX512F)) fn = pxs__u8s8_dot_rows_avx512(0);
+                if (v == 2 && (f & PXS_CPU_AVX512F) && (f & PXS_CPU_AVX512VNNI))
+                    fn = pxs__u8s8_dot_rows_avx512(1);
+                if (!fn) continue;
+                memset(got, 0, sizeof got);
+                fn(q, base, step, ids, nids, len, got);
+                for (size_t j = 0; j < nids; j++) CHECK_EQ_INT(got[j], want[j]);
+            }
+        }
+        free(base);
+        free(q);
+    }
 }

@@ -470,3 +470,44 @@ PXS_TEST(index_bin_ivf_recall) {
     }
     free(x);
 }
+
+/* IVF_PQ L2 with precomputed tables (|cw|^2 + 2 <centroid, cw> per list,
+ * -2 <q, cw> per query) against the per-list residual tables they replace:
+ * the same hits and the same scores up to float rounding, 8 and 4 bits. */
+PXS_TEST(index_ivf_pq_precomputed_tables_match_residual_tables) {
+    const size_t dim = CL_DIM, n = 3000, nq = 60, k = 10;
+    float *x = clustered(91, n, dim), *q = clustered(92, nq, dim);
+    for (int nbits = 4; nbits <= 8; nbits += 4) {
+        pxs_index *pq;
+        CHECK_EQ_INT(mk(PXS_INDEX_IVF_PQ, PXS_METRIC_L2, dim, 16, 8, nbits, 2000, &pq), PXS_OK);
+        for (size_t i = 0; i < n; i++)
+            CHECK_EQ_INT(pxs_index_add(pq, (int64_t)i, x + i * dim, NULL), PXS_OK);
+        CHECK_EQ_INT(pxs_index_train(pq, NULL), PXS_OK);
+        CHECK_EQ_INT(pxs__ivf_pq_tables(pq, 1), 1);
+        struct pxs_search_params sp = {.nprobe = 4};
+        struct pxs_hit a[10 * 60], b[10 * 60];
+        size_t same = 0, total = 0;
+        for (size_t i = 0; i < nq; i++) {
+            size_t na = 0;
+            CHECK_EQ_INT(pxs_index_search_ex(pq, q + i * dim, k, &sp, a + i * k, &na, NULL), PXS_OK);
+            CHECK_EQ_INT(na, k);
+        }
+        CHECK_EQ_INT(pxs__ivf_pq_tables(pq, 0), 0);
+        for (size_t i = 0; i < nq; i++) {
+            size_t nb = 0;
+            CHECK_EQ_INT(pxs_index_search_ex(pq, q + i * dim, k, &sp, b + i * k, &nb, NULL), PXS_OK);
+            CHECK_EQ_INT(nb, k);
+            for (size_t j = 0; j < k; j++) {
+                const struct pxs_hit *ha = &a[i * k + j], *hb = &b[i * k + j];
+                CHECK_NEAR(ha->score, hb->score, 1e-4 * fabs(hb->score) + 1e-3);
+                same += ha->id == hb->id;
+                total++;
+            }
+        }
+        printf("    IVF_PQ nbits=%d: %zu of %zu ranks agree with per-list tables\n", nbits, same, total);
+        CHECK(same >= total * 98 / 100);
+        pxs_index_free(pq);
+    }
+    free(x);
+    free(q);
+}

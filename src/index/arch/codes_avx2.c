@@ -2,7 +2,8 @@
  * codes_avx2.c — AVX2+FMA kernels on compressed vectors (built with -mavx2
  * -mfma by the Makefile because of the _avx2.c suffix): SQ8 L2 / inner
  * product (8 codes widened to floats per step), PQ table accumulation with
- * 8-lane gathers, and Hamming / Jaccard with the nibble-lookup popcount
+ * 8-lane gathers, unsigned-by-signed byte dot products (widened to 16 bits,
+ * vpmaddwd), and Hamming / Jaccard with the nibble-lookup popcount
  * (vpshufb + vpsadbw, after Mula). Only called when pxs_cpu_features()
  * reports PXS_CPU_AVX2; twins of the generic kernels in ../codes.c, checked
  * against them by tests/index/test_codes.c. Loads never go past the end:
@@ -152,12 +153,42 @@ static void avx2_jaccard(const uint8_t *a, const uint8_t *b, size_t nbytes, uint
     *uni = hsum64(au) + tu;
 }
 
+static inline int32_t hsum_epi32(__m256i v) {
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+    return _mm_cvtsi128_si32(x);
+}
+
+/* Bytes widened to 16 bits, then vpmaddwd (exact: |pair sum| <= 65280). */
+static void avx2_u8s8_dot_rows(const int8_t *q, const uint8_t *base, size_t step,
+                               const uint32_t *ids, size_t n, size_t len, int32_t *out) {
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *row = base + (size_t)ids[j] * step;
+        if (j + 1 < n) {
+            const char *next = (const char *)(base + (size_t)ids[j + 1] * step);
+            for (size_t o = 0; o < len; o += 64) _mm_prefetch(next + o, _MM_HINT_T0);
+        }
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+        for (size_t i = 0; i < len; i += 32) {
+            __m128i r0 = _mm_loadu_si128((const __m128i *)(const void *)(row + i));
+            __m128i r1 = _mm_loadu_si128((const __m128i *)(const void *)(row + i + 16));
+            __m128i q0 = _mm_loadu_si128((const __m128i *)(const void *)(q + i));
+            __m128i q1 = _mm_loadu_si128((const __m128i *)(const void *)(q + i + 16));
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepu8_epi16(r0), _mm256_cvtepi8_epi16(q0)));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepu8_epi16(r1), _mm256_cvtepi8_epi16(q1)));
+        }
+        out[j] = hsum_epi32(_mm256_add_epi32(a0, a1));
+    }
+}
+
 static const struct pxs__code_kernels avx2_codes = {
     .name = "avx2",
     .sq8_l2 = avx2_sq8_l2,
     .sq8_ip = avx2_sq8_ip,
     .pq8_scan = avx2_pq8_scan,
     .pq4_scan = avx2_pq4_scan,
+    .u8s8_dot_rows = avx2_u8s8_dot_rows,
     .hamming = avx2_hamming,
     .jaccard = avx2_jaccard,
 };

@@ -2,7 +2,9 @@
  * codes_avx512.c — AVX-512 (F+BW+DQ+VL) kernels on compressed vectors
  * (built with -mavx512* by the Makefile because of the _avx512.c suffix):
  * SQ8 L2 / inner product (16 codes widened per step, masked tail), PQ table
- * accumulation with 16-lane gathers (masked tail), and Hamming / Jaccard
+ * accumulation with 16-lane gathers (masked tail), unsigned-by-signed byte
+ * dot products (VPDPBUSD when the CPU has AVX512_VNNI, else 16-bit
+ * widening), and Hamming / Jaccard
  * with VPOPCNTDQ on 64-byte blocks. VPOPCNTDQ is not implied by the
  * Makefile flags: those two functions carry a target attribute and are used
  * only when the CPU reports the feature (__builtin_cpu_supports); otherwise
@@ -148,20 +150,67 @@ avx512_jaccard(const uint8_t *a, const uint8_t *b, size_t nbytes, uint64_t *inte
     *uni = (uint64_t)_mm512_reduce_add_epi64(au);
 }
 
+static inline void prefetch_row(const uint8_t *p, size_t len) {
+    for (size_t o = 0; o < len; o += 64) _mm_prefetch((const char *)p + o, _MM_HINT_T0);
+}
+
+/* AVX-512 BW only: bytes widened to 16 bits, then vpmaddwd. */
+static void avx512bw_u8s8_dot_rows(const int8_t *q, const uint8_t *base, size_t step,
+                                   const uint32_t *ids, size_t n, size_t len, int32_t *out) {
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *row = base + (size_t)ids[j] * step;
+        if (j + 1 < n) prefetch_row(base + (size_t)ids[j + 1] * step, len);
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+        for (size_t i = 0; i < len; i += 64) {
+            __m256i r0 = _mm256_loadu_si256((const __m256i *)(const void *)(row + i));
+            __m256i r1 = _mm256_loadu_si256((const __m256i *)(const void *)(row + i + 32));
+            __m256i q0 = _mm256_loadu_si256((const __m256i *)(const void *)(q + i));
+            __m256i q1 = _mm256_loadu_si256((const __m256i *)(const void *)(q + i + 32));
+            a0 = _mm512_add_epi32(a0, _mm512_madd_epi16(_mm512_cvtepu8_epi16(r0), _mm512_cvtepi8_epi16(q0)));
+            a1 = _mm512_add_epi32(a1, _mm512_madd_epi16(_mm512_cvtepu8_epi16(r1), _mm512_cvtepi8_epi16(q1)));
+        }
+        out[j] = _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1));
+    }
+}
+
+/* AVX512_VNNI: one VPDPBUSD per 64 bytes, two accumulators. */
+static void avx512vnni_u8s8_dot_rows(const int8_t *q, const uint8_t *base, size_t step,
+                                     const uint32_t *ids, size_t n, size_t len, int32_t *out) {
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *row = base + (size_t)ids[j] * step;
+        if (j + 1 < n) prefetch_row(base + (size_t)ids[j + 1] * step, len);
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+        size_t i = 0;
+        for (; i + 128 <= len; i += 128) {
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512(row + i), _mm512_loadu_si512(q + i));
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_loadu_si512(row + i + 64),
+                                     _mm512_loadu_si512(q + i + 64));
+        }
+        if (i < len) a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512(row + i), _mm512_loadu_si512(q + i));
+        out[j] = _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a1));
+    }
+}
+
+pxs__u8s8_dot_rows_fn pxs__u8s8_dot_rows_avx512(int vnni) {
+    return vnni ? avx512vnni_u8s8_dot_rows : avx512bw_u8s8_dot_rows;
+}
+
 static struct pxs__code_kernels avx512_codes = {
     .name = "avx512",
     .sq8_l2 = avx512_sq8_l2,
     .sq8_ip = avx512_sq8_ip,
     .pq8_scan = avx512_pq8_scan,
     .pq4_scan = avx512_pq4_scan,
+    .u8s8_dot_rows = avx512bw_u8s8_dot_rows,
     .hamming = pxs__hamming_generic,
     .jaccard = pxs__jaccard_generic,
 };
 
-static pthread_once_t popcnt_once = PTHREAD_ONCE_INIT;
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 
-static void popcnt_init(void) {
+static void isa_init(void) {
     __builtin_cpu_init();
+    if (pxs_cpu_features() & PXS_CPU_AVX512VNNI) avx512_codes.u8s8_dot_rows = avx512vnni_u8s8_dot_rows;
     if (__builtin_cpu_supports("avx512vpopcntdq")) {
         avx512_codes.hamming = avx512_hamming;
         avx512_codes.jaccard = avx512_jaccard;
@@ -169,7 +218,7 @@ static void popcnt_init(void) {
 }
 
 const struct pxs__code_kernels *pxs__code_kernels_avx512(void) {
-    pthread_once(&popcnt_once, popcnt_init);
+    pthread_once(&isa_once, isa_init);
     return &avx512_codes;
 }
 
@@ -179,5 +228,9 @@ int pxs__code_kernels_avx512_popcnt(void) {
 
 #else
 const struct pxs__code_kernels *pxs__code_kernels_avx512(void) { return NULL; }
+pxs__u8s8_dot_rows_fn pxs__u8s8_dot_rows_avx512(int vnni) {
+    (void)vnni;
+    return NULL;
+}
 int pxs__code_kernels_avx512_popcnt(void) { return 0; }
 #endif
