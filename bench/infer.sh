@@ -91,7 +91,8 @@ for model in $MODELS; do
     for t in $THREADS; do
         for b in $BATCHES; do
             echo "== $model threads=$t batch=$b"
-            out=$("$BUILD/infer_bench" "$path" "$t" "$b" "$SECS" 2>&1) || true
+            # as the pixseek binary runs (src/cli/main.c): OpenMP threads sleep when idle
+            out=$(OMP_WAIT_POLICY=passive "$BUILD/infer_bench" "$path" "$t" "$b" "$SECS" 2>&1) || true
             echo "$out"; px=$(echo "$out" | grep '^RESULT') || px=""
             ox=""; tx=""
             case " $PEERS " in *" ort "*)
