@@ -4,7 +4,8 @@
  * test queries, L2), against the shared ground truth
  * (../shared/data/fashion-mnist/groundtruth/fashion-mnist_test_top100_l2.ivecs),
  * following the ann-benchmarks protocol: one query at a time, one thread,
- * k = 10, recall = |returned 10 ∩ true top 10| / 10 averaged over queries.
+ * k = 10, recall = |returned 10 ∩ true top 10| / 10 averaged over queries,
+ * QPS = the fastest of 3 passes over the queries (wall and CPU separately).
  *
  *   apt-get install dataset-fashion-mnist     (gzip IDX files in /usr/share/datasets/fashion-mnist)
  *   make module-test M=index BUILD=build/h-index && sh bench/index_bench.sh build/h-index
@@ -151,6 +152,9 @@ static void bandwidth_probe(size_t bytes) {
     printf("BANDWIDTH %zu %.2f %.2f\n", bytes >> 20, gb / best, gb / best_cpu);
     free(buf);
 }
+
+/* Timed passes over the queries per setting; the fastest is reported. */
+#define RUNS 3
 
 /* Comma-separated positive ints into out (at most max); returns count. */
 static size_t parse_list(const char *s, int *out, size_t max) {
@@ -326,20 +330,28 @@ built:;
         for (size_t q = 0; q < 100 && q < nq; q++)
             if (pxs_index_search_ex(ix, queries + q * dim, 10, &sp, hits, &n, &err) != PXS_OK)
                 return 1;
-        t0 = pxs_now_seconds();
-        c0 = cpu_seconds();
-        for (size_t q = 0; q < nq; q++) {
-            if (pxs_index_search_ex(ix, queries + q * dim, 10, &sp, hits, &n, &err) != PXS_OK)
-                return 1;
-            const int *truth = gt + q * kgt;
-            for (size_t a = 0; a < n; a++)
-                for (size_t b = 0; b < 10; b++)
-                    if (hits[a].id == truth[b]) {
-                        found++;
-                        break;
-                    }
+        /* Best of RUNS passes over the queries (ann-benchmarks keeps the
+         * best of its runs too); recall is the same in every pass. */
+        double t = 1e30, tc = 1e30;
+        for (int run = 0; run < RUNS; run++) {
+            found = 0;
+            t0 = pxs_now_seconds();
+            c0 = cpu_seconds();
+            for (size_t q = 0; q < nq; q++) {
+                if (pxs_index_search_ex(ix, queries + q * dim, 10, &sp, hits, &n, &err) != PXS_OK)
+                    return 1;
+                const int *truth = gt + q * kgt;
+                for (size_t a = 0; a < n; a++)
+                    for (size_t b = 0; b < 10; b++)
+                        if (hits[a].id == truth[b]) {
+                            found++;
+                            break;
+                        }
+            }
+            double tw = pxs_now_seconds() - t0, tcpu = cpu_seconds() - c0;
+            if (tw < t) t = tw;
+            if (tcpu < tc) tc = tcpu;
         }
-        double t = pxs_now_seconds() - t0, tc = cpu_seconds() - c0;
         double rec = (double)found / (double)(nq * 10), qps = (double)nq / t;
         printf("%8d %10.4f %10.0f %10.1f %10.0f\n", params[e], rec, qps, t * 1e6 / (double)nq,
                (double)nq / tc);

@@ -41,12 +41,14 @@ def sweep(name, index, queries, gt, pname, values, setter):
         setter(v)
         for i in range(min(100, len(queries))):
             index.search(queries[i:i + 1], 10)
-        found = 0
-        t0, c0 = time.perf_counter(), time.thread_time()
-        for i in range(len(queries)):
-            _, ids = index.search(queries[i:i + 1], 10)
-            found += len(np.intersect1d(ids[0], gt[i, :10]))
-        t, tc = time.perf_counter() - t0, time.thread_time() - c0
+        t, tc = 1e30, 1e30
+        for run in range(3):  # best of 3 passes, as ann_bench.c
+            found = 0
+            t0, c0 = time.perf_counter(), time.thread_time()
+            for i in range(len(queries)):
+                _, ids = index.search(queries[i:i + 1], 10)
+                found += len(np.intersect1d(ids[0], gt[i, :10]))
+            t, tc = min(t, time.perf_counter() - t0), min(tc, time.thread_time() - c0)
         print("RESULT %s %s=%d %.4f %.1f %.1f" % (name, pname, v, found / (10.0 * len(queries)),
                                                   len(queries) / t, len(queries) / tc), flush=True)
 
@@ -83,7 +85,7 @@ def main():
     h = faiss.IndexHNSWFlat(d, 16)
     h.hnsw.efConstruction = 200
     build(name, h, base)
-    sweep(name, h, queries, gt, "ef", [10, 16, 24, 32, 48, 64, 96, 128, 256],
+    sweep(name, h, queries, gt, "ef", [10, 12, 14, 16, 20, 24, 32, 48, 64, 96, 128, 256],
           lambda v: setattr(h.hnsw, "efSearch", v))
     del h
 

@@ -114,21 +114,27 @@ int main(int argc, char **argv) {
         index.setEf(ef);
         for (size_t i = 0; i < 100 && i < nq; i++) index.searchKnn(q.data() + i * dim, 10);
         size_t found = 0;
-        t0 = now();
-        c0 = cpu_now();
-        for (size_t i = 0; i < nq; i++) {
-            auto res = index.searchKnn(q.data() + i * dim, 10);
-            while (!res.empty()) {
-                size_t id = res.top().second;
-                res.pop();
-                for (int b = 0; b < 10; b++)
-                    if ((size_t)gt[i * kgt + b] == id) {
-                        found++;
-                        break;
-                    }
+        double t = 1e30, tc = 1e30;
+        for (int run = 0; run < 3; run++) { // best of 3 passes, as ann_bench.c
+            found = 0;
+            t0 = now();
+            c0 = cpu_now();
+            for (size_t i = 0; i < nq; i++) {
+                auto res = index.searchKnn(q.data() + i * dim, 10);
+                while (!res.empty()) {
+                    size_t id = res.top().second;
+                    res.pop();
+                    for (int b = 0; b < 10; b++)
+                        if ((size_t)gt[i * kgt + b] == id) {
+                            found++;
+                            break;
+                        }
+                }
             }
+            double tw = now() - t0, tcpu = cpu_now() - c0;
+            if (tw < t) t = tw;
+            if (tcpu < tc) tc = tcpu;
         }
-        double t = now() - t0, tc = cpu_now() - c0;
         printf("RESULT %s ef=%d %.4f %.1f %.1f\n", name, ef, (double)found / (nq * 10.0), nq / t,
                nq / tc);
     }

@@ -3,7 +3,9 @@
  * arch/codes_*.c): the generic set against plain double-precision loops,
  * and every SIMD set this CPU supports against the generic set
  * (differential test, AESTHETICS habit 14): SQ8 L2 / IP, PQ table scans
- * with 8-bit and 4-bit codes, Hamming and Jaccard popcounts. Sizes cover
+ * with 8-bit and 4-bit codes, Hamming and Jaccard popcounts, and the
+ * unsigned-by-signed byte dot products of HNSW's quantised walk (generic,
+ * AVX2, AVX-512 BW and AVX-512 VNNI, exact). Sizes cover
  * every tail length; code arrays end exactly at the end of their
  * allocation so ASan catches any read past the last byte.
  */
