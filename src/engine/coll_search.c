@@ -11,7 +11,9 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 struct allow_set {
     uint8_t *bits;
@@ -187,6 +189,88 @@ static int search_one(const pxs_index *ix, const void *q, size_t k, const struct
     return pxs_index_search_ex(ix, q, k, sp, hits, n, err);
 }
 
+/* ---- parallel index searches for a batch of query vectors ----------------
+ * The index searches of a multi-vector request run on all cores (the index
+ * allows concurrent searches; the allow set is read-only); the rows are then
+ * read and written out in query order by the calling thread, which owns the
+ * store transaction. */
+
+#define PARALLEL_MAX_HITS (4u << 20) /* hits buffered for one request (64 MiB) */
+
+struct batch_search {
+    const pxs_index *ix;
+    const void *queries;
+    size_t vb, nq, k;
+    const struct pxs_search_params *sp;
+    struct pxs_hit *hits; /* nq * k */
+    size_t *n_hits;       /* nq */
+    size_t next;          /* next query to take (under mu) */
+    int rc;               /* first error (under mu) */
+    struct pxs_err err;
+    pthread_mutex_t mu;
+};
+
+static void *batch_worker(void *arg) {
+    struct batch_search *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        size_t qi = b->rc == PXS_OK ? b->next++ : b->nq;
+        pthread_mutex_unlock(&b->mu);
+        if (qi >= b->nq) return NULL;
+        struct pxs_err e;
+        pxs_err_clear(&e);
+        int rc = search_one(b->ix, (const char *)b->queries + qi * b->vb, b->k, b->sp,
+                            b->hits + qi * b->k, &b->n_hits[qi], &e);
+        if (rc != PXS_OK) {
+            pthread_mutex_lock(&b->mu);
+            if (b->rc == PXS_OK) {
+                b->rc = rc;
+                b->err = e;
+            }
+            pthread_mutex_unlock(&b->mu);
+        }
+    }
+}
+
+/* Search every query; *hits (nq * k) and *n_hits (nq): caller frees with
+ * pxs_free. *hits stays NULL when there is nothing to gain or the batch is
+ * too large to buffer: the caller then searches query by query. */
+static int search_batch(const pxs_index *ix, const void *queries, size_t vb, size_t nq, size_t k,
+                        const struct pxs_search_params *sp, struct pxs_hit **hits,
+                        size_t **n_hits, struct pxs_err *err) {
+    *hits = NULL;
+    *n_hits = NULL;
+    if (nq < 2 || k == 0 || nq > PARALLEL_MAX_HITS / k) return PXS_OK;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n_threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (size_t)cpus;
+    if (n_threads > nq) n_threads = nq;
+    if (n_threads < 2) return PXS_OK;
+    struct batch_search b = {ix, queries, vb, nq, k, sp, NULL, NULL, 0, PXS_OK, {0}, PTHREAD_MUTEX_INITIALIZER};
+    b.hits = pxs_mallocarray(nq * k, sizeof *b.hits);
+    b.n_hits = pxs_calloc(nq, sizeof *b.n_hits);
+    if (!b.hits || !b.n_hits) {
+        pxs_free(b.hits);
+        pxs_free(b.n_hits);
+        return PXS_OK; /* search query by query instead */
+    }
+    pthread_t threads[64];
+    size_t started = 0;
+    for (size_t i = 1; i < n_threads; i++)
+        if (pthread_create(&threads[started], NULL, batch_worker, &b) == 0) started++;
+    batch_worker(&b); /* the calling thread works too */
+    for (size_t i = 0; i < started; i++) pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&b.mu);
+    if (b.rc != PXS_OK) {
+        pxs_free(b.hits);
+        pxs_free(b.n_hits);
+        *err = b.err;
+        return b.rc;
+    }
+    *hits = b.hits;
+    *n_hits = b.n_hits;
+    return PXS_OK;
+}
+
 static int write_hit(struct pxs_buf *out, const struct coll_schema *s, const struct row_view *rv,
                      const struct search_req *r, float score, unsigned flags, bool comma) {
     bool first = true;
@@ -313,6 +397,10 @@ int pxs_coll_search(pxs_engine *engine, const char *json, unsigned flags, char *
     size_t vb = s ? schema_vector_bytes(s) : 0;
     if (rc == PXS_OK) rc = pxs_buf_append(&a.out, "[", 1);
     bool none = f.constant_false || (r.sp.allow && allow.count == 0);
+    struct pxs_hit *batch_hits = NULL;
+    size_t *batch_n = NULL;
+    if (rc == PXS_OK && !none && r.group_fi < 0)
+        rc = search_batch(ix, queries, vb, nq, k, &r.sp, &batch_hits, &batch_n, err);
     for (size_t qi = 0; rc == PXS_OK && qi < nq; qi++) {
         const void *q = (const char *)queries + qi * vb;
         if (!flat) {
@@ -323,12 +411,18 @@ int pxs_coll_search(pxs_engine *engine, const char *json, unsigned flags, char *
             rc = search_grouped(s, ix, txn, q, &r, &rv, flags, &a.out, &comma, err);
         } else if (rc == PXS_OK && !none) {
             size_t n = 0;
-            rc = search_one(ix, q, k, &r.sp, hits, &n, err);
+            const struct pxs_hit *qh = hits;
+            if (batch_hits) {
+                qh = batch_hits + qi * k;
+                n = batch_n[qi];
+            } else {
+                rc = search_one(ix, q, k, &r.sp, hits, &n, err);
+            }
             for (size_t i = (size_t)r.offset; rc == PXS_OK && i < n; i++) {
-                int gr = coll_get_row(txn, s, (uint64_t)hits[i].id, &rv, err);
+                int gr = coll_get_row(txn, s, (uint64_t)qh[i].id, &rv, err);
                 if (gr == PXS_ENOTFOUND) continue; /* deleted since the index was read */
                 rc = gr;
-                if (rc == PXS_OK) rc = write_hit(&a.out, s, &rv, &r, hits[i].score, flags, comma);
+                if (rc == PXS_OK) rc = write_hit(&a.out, s, &rv, &r, qh[i].score, flags, comma);
                 comma = true;
             }
         }
@@ -338,6 +432,8 @@ int pxs_coll_search(pxs_engine *engine, const char *json, unsigned flags, char *
     if (rc == PXS_ELIMIT) rc = pxs_errf(err, rc, "search result too large");
     pxs_store_abort(txn);
     pxs_free(allow.bits);
+    pxs_free(batch_hits);
+    pxs_free(batch_n);
     pxs_free(hits);
     pxs_free(rv.cells);
     pxs_free(queries);

@@ -251,6 +251,35 @@ PXS_TEST(coll_range_and_group_by) {
     cJSON_Delete(j);
     free(v0);
     free(v1);
+    /* a batch of queries (searched in parallel threads) answers exactly as
+     * the same queries one at a time, in order */
+    enum { NBATCH = 24 };
+    float *many = make_data(NBATCH, 23);
+    struct pxs_buf body;
+    pxs_buf_init(&body, 1u << 24);
+    CHECK_OK(pxs_buf_appendf(&body, "{\"collectionName\":\"g\",\"limit\":10,\"data\":["), NULL);
+    for (int qi = 0; qi < NBATCH; qi++) {
+        char *v = coll_vec_json(many + qi * DIM, DIM);
+        CHECK_OK(pxs_buf_appendf(&body, "%s%s", qi ? "," : "", v), NULL);
+        free(v);
+    }
+    CHECK_OK(pxs_buf_appendf(&body, "]}"), NULL);
+    CHECK_OK(pxs_coll_search(e, body.data, 0, &res, &err), &err);
+    pxs_buf_free(&body);
+    j = cJSON_Parse(res);
+    pxs_free(res);
+    CHECK_EQ_INT(cJSON_GetArraySize(j), NBATCH);
+    for (int qi = 0; qi < NBATCH; qi++) {
+        int64_t one[10];
+        float one_d[10];
+        int n1 = search_ids(e, "g", many + qi * DIM, 10, "", one, one_d, &err);
+        cJSON *hq = cJSON_GetArrayItem(j, qi);
+        CHECK_EQ_INT(cJSON_GetArraySize(hq), n1);
+        for (int i = 0; i < n1; i++)
+            CHECK_EQ_INT((int64_t)cJSON_GetObjectItem(cJSON_GetArrayItem(hq, i), "id")->valuedouble, one[i]);
+    }
+    cJSON_Delete(j);
+    free(many);
     free(data);
     free(queries);
     pxs_engine_close(e);
