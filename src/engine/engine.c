@@ -346,11 +346,17 @@ int engine_index_add(pxs_engine *e, const int64_t *ids, const float *vecs, const
     return rc;
 }
 
-int engine_index_remove(pxs_engine *e, int64_t id) {
+int engine_index_remove(pxs_engine *e, int64_t id, uint64_t generation, uint64_t deletes) {
     pthread_rwlock_wrlock(&e->index_lock);
     int rc = pxs_index_remove(e->index, id, NULL);
     if (e->desc_index && pxs_index_remove(e->desc_index, id, NULL) != PXS_OK) {
         /* absent: the image had no descriptor (indexed by an older pixseek) */
+    }
+    /* As in engine_index_add: claim the counters only if the index saw every
+     * earlier change, so the next refresh needs no rebuild. */
+    if (generation && e->loaded_generation + 1 == generation && e->loaded_deletes + 1 == deletes) {
+        e->loaded_generation = generation;
+        e->loaded_deletes = deletes;
     }
     pthread_rwlock_unlock(&e->index_lock);
     return rc;

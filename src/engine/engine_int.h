@@ -117,7 +117,10 @@ int engine_refresh_index(pxs_engine *engine, struct pxs_err *err);
 int engine_index_add(pxs_engine *engine, const int64_t *ids, const float *vecs,
                      const float *descs, size_t n,
                      uint64_t generation, uint64_t next_id, struct pxs_err *err);
-int engine_index_remove(pxs_engine *engine, int64_t id);
+/* Remove a durably deleted image from the index. generation and deletes are
+ * the store counters the deletion committed (0 = unknown: the next refresh
+ * rebuilds). PXS_ENOTFOUND if the index did not hold id. */
+int engine_index_remove(pxs_engine *engine, int64_t id, uint64_t generation, uint64_t deletes);
 
 /* Search the index with a query vector (engine->dim floats), applying
  * opts->filter, offset and threshold as the public searches do. */

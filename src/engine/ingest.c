@@ -321,7 +321,7 @@ static int publish_batch(pxs_engine *e, struct batch *b, uint64_t generation, ui
         struct item *it = &b->items[i];
         if (it->state != ITEM_TO_ADD) continue;
         if (it->replaced_id) {
-            engine_index_remove(e, it->replaced_id);
+            engine_index_remove(e, it->replaced_id, 0, 0);
             any_removed = 1;
         }
         rc = engine_index_add(e, &it->id, it->vec, it->desc, 1, 0, 0, err);

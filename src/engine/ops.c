@@ -196,14 +196,6 @@ int pxs_engine_delete_image(pxs_engine *engine, int64_t id, struct pxs_err *err)
         size_t n = rec.path_len < sizeof path - 1 ? rec.path_len : sizeof path - 1;
         memcpy(path, rec.path, n);
         path[n] = '\0';
-        uint8_t pkey[PXS_HASH_BYTES];
-        path_key(path, pkey);
-        const void *val;
-        size_t len;
-        int r = pxs_store_get(txn, TABLE_BY_PATH, pkey, sizeof pkey, &val, &len, err);
-        if (r == PXS_OK && len == 8 && (int64_t)pxs_store_u64_from_key(val) == id)
-            r = pxs_store_del(txn, TABLE_BY_PATH, pkey, sizeof pkey, err);
-        if (r != PXS_OK && r != PXS_ENOTFOUND) rc = r;
     }
     uint8_t blob_hash[PXS_HASH_BYTES];
     int had_blob = 0;
@@ -219,18 +211,9 @@ int pxs_engine_delete_image(pxs_engine *engine, int64_t id, struct pxs_err *err)
     if (rc != PXS_OK) return rc;
 
     /* The index follows without a rebuild when it saw every earlier change. */
-    pthread_rwlock_wrlock(&engine->index_lock);
-    if (pxs_index_remove(engine->index, id, NULL) != PXS_OK) {
+    if (engine_index_remove(engine, id, gen, deletes) != PXS_OK) {
         /* not in the index: added by another process and not scanned in yet */
     }
-    if (engine->desc_index && pxs_index_remove(engine->desc_index, id, NULL) != PXS_OK) {
-        /* no descriptor stored for this image */
-    }
-    if (engine->loaded_generation + 1 == gen && engine->loaded_deletes + 1 == deletes) {
-        engine->loaded_generation = gen;
-        engine->loaded_deletes = deletes;
-    }
-    pthread_rwlock_unlock(&engine->index_lock);
     if (had_blob) engine_blob_remove(engine, blob_hash);
     if (in_uploads(engine, path) && unlink(path) != 0 && errno != ENOENT)
         PXS_LOG_WARN("engine: cannot remove upload %s: %s", path, strerror(errno));

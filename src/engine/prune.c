@@ -212,7 +212,7 @@ int pxs_engine_prune(pxs_engine *engine, const char *dir, pxs_prune_fn on_remove
             if (rc == PXS_OK && blobs[i] >= 0) {
                 summary->removed++;
                 if (blobs[i] == 1) engine_blob_remove(engine, hashes[i]);
-                engine_index_remove(engine, gone.ids[start + i]);
+                engine_index_remove(engine, gone.ids[start + i], 0, 0);
                 if (on_removed) on_removed(gone.ids[start + i], paths[i] ? paths[i] : "", user);
             }
             pxs_free(paths[i]);
