@@ -1,7 +1,7 @@
 /*
  * infer_bench.c — pixseek nn inference throughput for bench/infer.sh.
  *
- *   infer_bench MODEL.onnx THREADS BATCH [SECONDS]
+ *   infer_bench MODEL.onnx THREADS BATCH [SECONDS [fp32|bf16]]
  *
  * Loads the model with `threads` workers, runs it twice to warm up (plans
  * and allocates the arena for `batch`), then times rounds of runs for about
@@ -9,7 +9,10 @@
  * disturbed by other processes on a shared machine). The input is a
  * deterministic pseudo-image of the model's input shape. Prints one line:
  *
- *   RESULT pixseek threads=T batch=B img_s=X ms_per_batch=Y rss_mb=Z runs=R
+ *   RESULT pixseek threads=T batch=B precision=P img_s=X ms_per_batch=Y rss_mb=Z cpu_ms_img=C runs=R
+ *
+ * precision is what actually ran (a bf16 request on a CPU without native
+ * bf16 runs fp32 and says why on stderr).
  *
  * rss_mb is the process's peak resident set (getrusage ru_maxrss);
  * cpu_ms_img is the process CPU time (user + sys, all threads) per image
@@ -33,7 +36,7 @@ static double cpu_seconds(void) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s MODEL.onnx THREADS BATCH [SECONDS]\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL.onnx THREADS BATCH [SECONDS [fp32|bf16]]\n", argv[0]);
         return 2;
     }
     const char *path = argv[1];
@@ -46,14 +49,21 @@ int main(int argc, char **argv) {
     struct pxs_nn_load_opts o;
     pxs_nn_load_opts_init(&o);
     o.threads = threads;
-    pxs_nn_model *m = NULL;
     struct pxs_err err = {0};
+    if (argc > 5 && pxs_nn_precision_parse(argv[5], &o.precision, &err) != PXS_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
+    pxs_nn_model *m = NULL;
     double tl = pxs_now_seconds();
     if (pxs_nn_model_load(path, &o, &m, &err) != PXS_OK) {
         fprintf(stderr, "load: %s\n", err.msg);
         return 1;
     }
     tl = pxs_now_seconds() - tl;
+    struct pxs_nn_stats st;
+    pxs_nn_model_stats(m, &st);
+    if (st.precision_note) fprintf(stderr, "note: bf16 unavailable (%s): running fp32\n", st.precision_note);
     int64_t dims[PXS_NN_MAX_DIMS];
     int nd = pxs_nn_model_input_shape(m, dims, PXS_NN_MAX_DIMS);
     size_t per_item = 1;
@@ -105,14 +115,12 @@ int main(int argc, char **argv) {
     double cpu = cpu_seconds() - c0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    struct pxs_nn_stats st;
-    pxs_nn_model_stats(m, &st);
     double chk = 0;
     for (size_t i = 0; i < out_n; i++) chk += out[i];
     printf("# pixseek: load %.3f s, kernel %s, %.2f GFLOP/item, %d nodes, arena %.1f MB/item, checksum %.6g\n",
            tl, st.kernel, st.flops_per_item / 1e9, st.n_nodes, (double)st.arena_bytes / 1e6, chk);
-    printf("RESULT pixseek threads=%d batch=%d img_s=%.1f ms_per_batch=%.3f rss_mb=%.1f cpu_ms_img=%.3f runs=%ld\n",
-           threads, batch, batch / best, best * 1e3, (double)ru.ru_maxrss / 1024.0, cpu * 1e3 / ((double)runs * batch),
+    printf("RESULT pixseek threads=%d batch=%d precision=%s img_s=%.1f ms_per_batch=%.3f rss_mb=%.1f cpu_ms_img=%.3f runs=%ld\n",
+           threads, batch, st.precision, batch / best, best * 1e3, (double)ru.ru_maxrss / 1024.0, cpu * 1e3 / ((double)runs * batch),
            runs);
     pxs_nn_model_free(m);
     free(in);

@@ -53,6 +53,14 @@ struct pxs_engine_opts {
                                  this many; 0 = 4, 1 = no batching */
     int query_wait_us;        /* how long a batch waits for queries still being decoded;
                                  0 = 1000, negative = never */
+
+    /* ---- inference precision (precision.c, embedder.c) ---- */
+    const char *precision;    /* "fp32" or "bf16" (convolutions in bfloat16 where the CPU
+                                 has AVX512-BF16/AMX, else fp32 with a logged notice);
+                                 remembered as the collection's default; NULL = what it
+                                 remembers (fp32 for a new one). Another precision than
+                                 the one a collection was indexed at is allowed: bf16
+                                 embeddings stay within cosine 0.999 of fp32 */
 };
 
 int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out,
@@ -97,6 +105,8 @@ struct pxs_embedder_opts {
     const char *model_config; /* as in pxs_engine_opts */
     const char *model_config_json; /* the description itself, instead of a file */
     int threads;              /* inference threads per call; 0 = number of CPUs */
+    /* ---- inference precision ---- */
+    const char *precision;    /* "fp32" (NULL) or "bf16", as in pxs_engine_opts */
 };
 
 int pxs_embedder_open(const struct pxs_embedder_opts *opts, pxs_embedder **out,
@@ -107,6 +117,11 @@ void pxs_embedder_close(pxs_embedder *emb);
  * "onnx:<name>:<model hash>"), borrowed until close. */
 const char *pxs_embedder_name(const pxs_embedder *emb);
 size_t pxs_embedder_dim(const pxs_embedder *emb);
+/* ---- inference precision ---- */
+/* The precision that actually runs ("fp32" or "bf16"; "fp32" for the
+ * built-in), and why a requested bf16 runs fp32 (NULL when it does not). */
+const char *pxs_embedder_precision(const pxs_embedder *emb);
+const char *pxs_embedder_precision_note(const pxs_embedder *emb);
 /* The model description as canonical JSON ("" for the built-in), borrowed. */
 const char *pxs_embedder_config_json(const pxs_embedder *emb);
 /* Absolute model path ("" for the built-in), borrowed. */
@@ -331,6 +346,9 @@ struct pxs_engine_stats {
     char index_type[16];  /* "FLAT", "HNSW", "IVF_SQ8" */
     uint64_t query_embeddings; /* search-by-image queries embedded through the batch queue */
     uint64_t query_batches;    /* model runs they took (equal: no query was batched) */
+    /* ---- inference precision ---- */
+    char precision[8];         /* what the model runs at: "fp32" or "bf16" */
+    char precision_default[8]; /* the collection's default (precision.c) */
 };
 
 int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out,

@@ -60,8 +60,22 @@ typedef struct pxs_nn_model pxs_nn_model;
 
 #define PXS_NN_MAX_DIMS 8
 
+/* Arithmetic precision of the convolutions (pxs_nn_load_opts.precision).
+ * PXS_NN_BF16 runs them in bfloat16 (weights and channels-last activations
+ * between convolutions in bf16, accumulation and everything else in fp32;
+ * embeddings stay within cosine 0.999 of fp32) when the CPU has
+ * AVX512-BF16 or AMX and the oneDNN backend is in use. Otherwise the model
+ * runs fp32 and pxs_nn_stats.precision_note says why: never emulated. */
+enum pxs_nn_precision { PXS_NN_FP32 = 0, PXS_NN_BF16 = 1 };
+
+/* "fp32" / "bf16" (NULL for an unknown value), and back: PXS_OK or
+ * PXS_EINVAL with a message naming the accepted values. */
+const char *pxs_nn_precision_name(int precision);
+int pxs_nn_precision_parse(const char *name, int *precision, struct pxs_err *err) PXS_MUST_CHECK;
+
 struct pxs_nn_load_opts {
     int threads;              /* worker threads for pxs_nn_run, including the caller; 0 = 1 */
+    int precision;            /* enum pxs_nn_precision; 0 = PXS_NN_FP32 */
     int max_batch;            /* largest batch pxs_nn_run accepts; 0 = 256 */
     size_t max_file_bytes;    /* model file size limit; 0 = 2 GiB */
     size_t max_arena_bytes;   /* activation + scratch memory limit per plan; 0 = 8 GiB */
@@ -128,6 +142,8 @@ struct pxs_nn_stats {
     const char *kernel;    /* GEMM micro-kernel in use: "avx512", "avx2" or "generic" */
     size_t arena_bytes;    /* activations + scratch for one batch item (after buffer reuse) */
     size_t naive_bytes;    /* sum of all run-time activation sizes for one item (no reuse) */
+    const char *precision; /* precision that actually runs: "fp32" or "bf16" */
+    const char *precision_note; /* why a requested bf16 runs fp32 (one line), else NULL */
 };
 
 /* Fill *st (never fails for a loaded model). */

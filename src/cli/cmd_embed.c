@@ -20,6 +20,9 @@ static const char embed_help[] =
     "  --model FILE        ONNX model (default: the built-in descriptor)\n"
     "  --model-config F    model description JSON (see models/README.md)\n"
     "  --threads N         inference threads (default: number of CPUs)\n"
+    "  --precision P       fp32 (default) or bf16: bf16 runs the convolutions in\n"
+    "                      bfloat16 (about 2x faster, cosine >= 0.999 to fp32)\n"
+    "                      where the CPU has AVX512-BF16/AMX, else fp32 with a notice\n"
     "  --tensor FILE       run the model on this preprocessed tensor file\n"
     "  --output NAME       model output to return (default: the configured one);\n"
     "                      another output is returned raw\n"
@@ -100,7 +103,7 @@ int cmd_embed(int argc, char **argv) {
     }
     struct pxs_err err;
     pxs_err_clear(&err);
-    struct pxs_embedder_opts eo = {model.model, model.model_config, NULL, model.threads};
+    struct pxs_embedder_opts eo = {model.model, model.model_config, NULL, model.threads, model.precision};
     pxs_embedder *emb;
     int rc = pxs_embedder_open(&eo, &emb, &err);
     if (rc != PXS_OK) {

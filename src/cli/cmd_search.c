@@ -217,14 +217,15 @@ int cmd_stats(int argc, char **argv) {
         printf("{\"data\":");
         cli_json_string(stdout, data_dir);
         printf(",\"images\":%llu,\"embedder\":\"%s\",\"dim\":%zu,\"metric\":\"%s\","
-               "\"kernel\":\"%s\",\"index_type\":\"%s\",\"index_bytes\":%zu}\n",
+               "\"kernel\":\"%s\",\"index_type\":\"%s\",\"index_bytes\":%zu,\"precision\":\"%s\","
+               "\"precision_default\":\"%s\"}\n",
                (unsigned long long)st.images, st.embedder, st.dim, st.metric, st.kernel,
-               st.index_type, st.index_bytes);
+               st.index_type, st.index_bytes, st.precision, st.precision_default);
     } else {
         printf("data directory  %s\nimages          %llu\nembedder        %s (%zu-d, %s)\n"
-               "index           %s, %zu bytes, %s kernels\n",
+               "index           %s, %zu bytes, %s kernels\nprecision       %s (collection default %s)\n",
                data_dir, (unsigned long long)st.images, st.embedder, st.dim, st.metric,
-               st.index_type, st.index_bytes, st.kernel);
+               st.index_type, st.index_bytes, st.kernel, st.precision, st.precision_default);
     }
     return EXIT_OK;
 }

@@ -70,6 +70,13 @@ int cli_model_option(int c, const char *arg, struct cli_model_args *m) {
     case 0x100: m->model = arg; return 1;
     case 0x101: m->model_config = arg; return 1;
     case 0x103: m->image_index = arg; return 1;
+    case 0x104:
+        if (strcmp(arg, "fp32") != 0 && strcmp(arg, "bf16") != 0) {
+            cli_error("--precision must be fp32 or bf16, not '%s'", arg);
+            return -1;
+        }
+        m->precision = arg;
+        return 1;
     case 0x102: {
         long v = cli_parse_long("--threads", arg, 1, 256);
         if (v < 0) return -1;
@@ -93,6 +100,7 @@ pxs_engine *cli_open_engine(const char *data_dir, int read_only, const struct cl
         opts.model_config = m->model_config;
         opts.threads = m->threads;
         opts.image_index = m->image_index;
+        opts.precision = m->precision;
         opts.query_batch = m->query_batch;
         opts.query_wait_us = m->query_wait_us;
     }

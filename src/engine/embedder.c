@@ -30,6 +30,8 @@ const char *pxs_embedder_name(const pxs_embedder *emb) { return emb->name; }
 const char *pxs_embedder_config_json(const pxs_embedder *emb) { return emb->config_json; }
 const char *pxs_embedder_model_path(const pxs_embedder *emb) { return emb->builtin ? "" : emb->model_path; }
 size_t pxs_embedder_dim(const pxs_embedder *emb) { return emb->dim; }
+const char *pxs_embedder_precision(const pxs_embedder *emb) { return emb->precision_run; }
+const char *pxs_embedder_precision_note(const pxs_embedder *emb) { return emb->precision_note; }
 
 /* Where is the description of model_path? Explicit path, then MODEL.json
  * beside the model, then $PIXSEEK_MODELS/<file name>.json. */
@@ -59,6 +61,7 @@ static int load_instance(pxs_embedder *emb, pxs_nn_model **out, struct pxs_err *
     struct pxs_nn_load_opts o;
     pxs_nn_load_opts_init(&o);
     o.threads = emb->threads;
+    o.precision = emb->precision;
     return pxs_nn_model_load(emb->model_path, &o, out, err);
 }
 
@@ -119,7 +122,16 @@ int pxs_embedder_open(const struct pxs_embedder_opts *opts, pxs_embedder **out,
     pthread_mutex_init(&emb->lock, NULL);
     pthread_cond_init(&emb->available, NULL);
     emb->threads = opts && opts->threads > 0 ? opts->threads : cpu_count();
+    emb->precision_run = "fp32";
+    if (opts && opts->precision && pxs_nn_precision_parse(opts->precision, &emb->precision, err) != PXS_OK) {
+        pxs_embedder_close(emb);
+        return PXS_EINVAL;
+    }
     if (!opts || !opts->model_path) {
+        if (emb->precision != PXS_NN_FP32) {
+            emb->precision_note = "the built-in descriptor has no model";
+            pxs_log(PXS_LOG_WARN, "bf16 unavailable (%s): running fp32", emb->precision_note);
+        }
         emb->builtin = 1;
         snprintf(emb->name, sizeof emb->name, "%s", PXS_IMAGE_DESCRIPTOR_NAME);
         emb->dim = PXS_IMAGE_DESCRIPTOR_DIM;
@@ -165,6 +177,7 @@ int pxs_embedder_open(const struct pxs_embedder_opts *opts, pxs_embedder **out,
     struct pxs_nn_load_opts lo;
     pxs_nn_load_opts_init(&lo);
     lo.threads = emb->threads;
+    lo.precision = emb->precision;
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", emb->model_path);
     pxs_nn_model *first = NULL;
@@ -180,6 +193,12 @@ int pxs_embedder_open(const struct pxs_embedder_opts *opts, pxs_embedder **out,
     emb->free_models[emb->n_free++] = first;
     rc = inspect_model(emb, first, err);
     if (rc != PXS_OK) goto fail;
+    struct pxs_nn_stats st;
+    pxs_nn_model_stats(first, &st);
+    emb->precision_run = st.precision;
+    emb->precision_note = st.precision_note;
+    if (emb->precision_note)
+        pxs_log(PXS_LOG_WARN, "bf16 unavailable (%s): running fp32", emb->precision_note);
     snprintf(emb->name, sizeof emb->name, "onnx:%s:%016llx", emb->cfg.name, (unsigned long long)h);
     *out = emb;
     return PXS_OK;

@@ -25,6 +25,9 @@ struct pxs_embedder {
     char model_path[4096];
     char config_json[1024]; /* canonical description, "" for the built-in */
     int threads;
+    int precision;              /* requested: enum pxs_nn_precision */
+    const char *precision_run;  /* what runs: "fp32" / "bf16" (static) */
+    const char *precision_note; /* why a requested bf16 runs fp32, or NULL (static) */
     size_t out_item_len;  /* floats per item in the model's output */
     size_t out_channels;  /* C of an N,C,H,W output (or the vector size) */
     size_t out_spatial;   /* H*W (1 without pooling) */

@@ -102,7 +102,7 @@ static int open_embedder(pxs_engine *e, const struct pxs_engine_opts *opts, stru
     if (m.found && strcmp(m.format, DATA_FORMAT) != 0)
         return pxs_errf(err, PXS_EMISMATCH, "%s has data format \"%s\"; this pixseek reads \"%s\"",
                         e->data_dir, m.format, DATA_FORMAT);
-    struct pxs_embedder_opts eo = {.threads = opts->threads};
+    struct pxs_embedder_opts eo = {.threads = opts->threads, .precision = e->precision};
     if (opts->model_path) {
         eo.model_path = opts->model_path;
         eo.model_config = opts->model_config;
@@ -164,7 +164,9 @@ int pxs_engine_open(const struct pxs_engine_opts *opts, pxs_engine **out, struct
         rc = pxs_mkdirs(e->data_dir, err);
     struct pxs_store_opts sopts = {.map_size = 0, .read_only = e->read_only};
     if (rc == PXS_OK) rc = pxs_store_open(store_dir, &sopts, &e->store, err);
+    if (rc == PXS_OK) rc = precision_resolve(e, opts->precision, err);
     if (rc == PXS_OK) rc = open_embedder(e, opts, err);
+    if (rc == PXS_OK) rc = precision_remember(e, err);
     if (rc == PXS_OK) rc = image_index_configure(e, opts->image_index, err);
     if (rc == PXS_OK) rc = image_index_new(e, 0, &e->index, err);
     struct pxs_index_params dp = {.type = PXS_INDEX_FLAT, .metric = PXS_METRIC_COSINE,
@@ -625,6 +627,9 @@ int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out, struct px
     snprintf(out->embedder, sizeof out->embedder, "%s", pxs_embedder_name(engine->emb));
     snprintf(out->metric, sizeof out->metric, "%s", pxs_metric_name(engine->metric));
     snprintf(out->kernel, sizeof out->kernel, "%s", pxs_dist_kernel_name());
+    snprintf(out->precision, sizeof out->precision, "%s", pxs_embedder_precision(engine->emb));
+    snprintf(out->precision_default, sizeof out->precision_default, "%s",
+             engine->precision_stored[0] ? engine->precision_stored : "fp32");
     pthread_rwlock_rdlock(&engine->index_lock);
     out->index_bytes = pxs_index_memory(engine->index);
     snprintf(out->index_type, sizeof out->index_type, "%s",

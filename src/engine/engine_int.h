@@ -65,6 +65,9 @@ struct pxs_engine {
     uint64_t saved_generation, saved_next_id, saved_deletes; /* what images.pxi holds */
     int index_from_file;        /* the index was loaded from images.pxi at open */
     struct embed_batcher *batcher; /* coalesces concurrent query embeddings (embed_batch.c) */
+
+    /* Inference precision (precision.c): requested, and what meta holds. */
+    char precision[8], precision_stored[8]; /* "" = none stored */
 };
 
 /* ---- records (record.c) ---- */
@@ -126,6 +129,13 @@ int engine_index_remove(pxs_engine *engine, int64_t id, uint64_t generation, uin
  * opts->filter, offset and threshold as the public searches do. */
 int engine_search_vector(pxs_engine *e, const float *vec, const struct pxs_search_opts *opts,
                          struct pxs_match **matches, size_t *n_matches, struct pxs_err *err);
+
+/* ---- inference precision (precision.c) ---- */
+/* Read the remembered precision into e->precision; a non-empty choice
+ * ("fp32", "bf16") replaces it. Before the embedder opens. */
+int precision_resolve(pxs_engine *e, const char *choice, struct pxs_err *err);
+/* Remember e->precision as the default (unless read-only or unchanged). */
+int precision_remember(pxs_engine *e, struct pxs_err *err);
 
 /* ---- image index choice and file (image_index.c) ---- */
 

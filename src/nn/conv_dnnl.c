@@ -47,7 +47,7 @@ struct dnnl_prim {
     int64_t N, H, W;
     int nthr;
     dnnl_primitive_t conv, re_src, re_res, re_dst; /* reorders: NULL when not needed */
-    dnnl_memory_desc_t src_md, dst_md, w_md, b_md, src_plain, dst_plain, scratch_md;
+    dnnl_memory_desc_t src_md, dst_md, res_md, w_md, b_md, src_plain, dst_plain, scratch_md;
     size_t scratch_bytes;                           /* oneDNN scratchpad, taken from our scratch */
     const void *w;                                  /* weights in w_md (in dnnl_conv.wbuf) */
 };
@@ -63,6 +63,7 @@ struct nn_dnnl_conv {
     const float *w;         /* OIHW weights, borrowed from the value */
     const float *bias;      /* M floats, borrowed from conv.c's prep */
     int64_t C, M, KH, KW, G;
+    int bf16; /* bf16 weights and activations (see the file comment) */
     struct dnnl_prim prim[DNNL_MAX_PRIMS];
     int n_prim;
     struct dnnl_wbuf wbuf[DNNL_MAX_PRIMS];
@@ -80,25 +81,59 @@ static int dnnl_fail(struct pxs_err *err, const struct nn_node *n, const char *w
 
 /* ---- selection and layout ------------------------------------------------------ */
 
-int nn_dnnl_select(struct pxs_nn_model *m) {
+static int dnnl_isa_has(dnnl_cpu_isa_t want) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & (unsigned)want) == (unsigned)want;
+}
+
+static int dnnl_usable(const struct pxs_nn_model *m, const char **why) {
     const char *b = getenv("PXS_NN_BACKEND");
-    if (b && !strcmp(b, "native")) return 0;
-    if (!m->gk || strcmp(m->gk->name, "avx512") != 0) return 0;
+    if (b && !strcmp(b, "native")) {
+        *why = "PXS_NN_BACKEND=native";
+        return 0;
+    }
+    if (!m->gk || strcmp(m->gk->name, "avx512") != 0) {
+        *why = "no AVX-512 GEMM kernel";
+        return 0;
+    }
     /* libgomp's default wait policy spins between parallel regions; with
      * our pool also running (and a shared machine) a 2-thread ResNet50 ran
      * 7x slower than our kernels. libgomp reads the policy at process start,
      * so multi-threaded models use oneDNN only when it is passive. */
     const char *wp = getenv("OMP_WAIT_POLICY");
-    if (m->threads > 1 && !(wp && !strcasecmp(wp, "passive"))) return 0;
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core) != (unsigned)dnnl_cpu_isa_avx512_core) return 0;
+    if (m->threads > 1 && !(wp && !strcasecmp(wp, "passive"))) {
+        *why = "threads > 1 without OMP_WAIT_POLICY=passive";
+        return 0;
+    }
+    if (!dnnl_isa_has(dnnl_cpu_isa_avx512_core)) {
+        *why = "oneDNN reports no avx512_core";
+        return 0;
+    }
+    return 1;
+}
+
+int nn_dnnl_select(struct pxs_nn_model *m) {
+    const char *why = NULL;
+    int want_bf16 = m->opts.precision == PXS_NN_BF16;
+    m->bf16 = 0;
+    m->precision_note = NULL;
+    if (!dnnl_usable(m, &why)) {
+        if (want_bf16) m->precision_note = why; /* shown as "bf16 unavailable (WHY): running fp32" */
+        return 0;
+    }
     struct nn_dnnl_model *d = pxs_calloc(1, sizeof *d);
     if (!d) return 0;
     if (dnnl_engine_create(&d->eng, dnnl_cpu, 0) != dnnl_success) {
         pxs_free(d);
+        if (want_bf16) m->precision_note = "oneDNN engine unavailable";
         return 0;
     }
     m->dnnl = d;
+    if (want_bf16) {
+        /* native bf16 only: without AVX512-BF16 (or AMX) oneDNN would emulate */
+        if (dnnl_isa_has(dnnl_cpu_isa_avx512_core_bf16)) m->bf16 = 1;
+        else m->precision_note = "the CPU has no AVX512-BF16 or AMX";
+    }
     return 1;
 }
 
@@ -152,6 +187,7 @@ int nn_dnnl_conv_new(const struct pxs_nn_model *m, const struct nn_node *n, cons
     d->KW = wv->shape.d[3];
     d->G = nn_attr_int(n, "group", 1);
     d->C = wv->shape.d[1] * d->G;
+    d->bf16 = m->bf16;
     *out = d;
     return PXS_OK;
 }
@@ -261,18 +297,24 @@ static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n,
     dnnl_dims_t pl = {g->pads[0], g->pads[1]}, pr = {g->pads[2], g->pads[3]};
     dnnl_memory_desc_t w_any;
     dnnl_status_t s;
-    if ((s = dnnl_memory_desc_init_by_tag(&p->src_md, 4, sd, dnnl_f32, dnnl_nhwc)) ||
+    /* bf16: the source and weights are bf16; the destination too when it
+     * stays channels-last for the next convolution, fp32 when it leaves
+     * the chain (a residual input is read in whatever type it is stored) */
+    dnnl_data_type_t low = d->bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t dst_t = nhwc_out ? low : dnnl_f32, res_t = nhwc_res ? low : dnnl_f32;
+    if ((s = dnnl_memory_desc_init_by_tag(&p->src_md, 4, sd, low, dnnl_nhwc)) ||
         (s = dnnl_memory_desc_init_by_tag(&p->src_plain, 4, sd, dnnl_f32, dnnl_nchw)) ||
-        (s = dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dd, dnnl_f32, dnnl_nhwc)) ||
+        (s = dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dd, dst_t, dnnl_nhwc)) ||
+        (s = dnnl_memory_desc_init_by_tag(&p->res_md, 4, dd, res_t, dnnl_nhwc)) ||
         (s = dnnl_memory_desc_init_by_tag(&p->dst_plain, 4, dd, dnnl_f32, dnnl_nchw)) ||
         (s = dnnl_memory_desc_init_by_tag(&p->b_md, 1, bd, dnnl_f32, dnnl_x)))
         return s;
     if (d->G > 1) {
         dnnl_dims_t wd = {d->G, d->M / d->G, d->C / d->G, d->KH, d->KW};
-        s = dnnl_memory_desc_init_by_tag(&w_any, 5, wd, dnnl_f32, dnnl_format_tag_any);
+        s = dnnl_memory_desc_init_by_tag(&w_any, 5, wd, low, dnnl_format_tag_any);
     } else {
         dnnl_dims_t wd = {d->M, d->C, d->KH, d->KW};
-        s = dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any);
+        s = dnnl_memory_desc_init_by_tag(&w_any, 4, wd, low, dnnl_format_tag_any);
     }
     if (s) return s;
     dnnl_convolution_desc_t cd;
@@ -283,7 +325,7 @@ static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n,
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     if ((s = dnnl_post_ops_create(&po))) return s;
-    if (n->res_fused) s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &p->dst_md);
+    if (n->res_fused) s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &p->res_md);
     if (!s && n->act) {
         if (n->act_lo == 0.0f && n->act_hi == INFINITY)
             s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
@@ -306,7 +348,7 @@ static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n,
     dnnl_post_ops_destroy(po);
     if (!s) s = weights_for(d, &p->w_md, &p->w);
     if (!s && !nhwc_in) s = reorder_new(d->eng, &p->src_plain, &p->src_md, &p->re_src);
-    if (!s && n->res_fused && !nhwc_res) s = reorder_new(d->eng, &p->dst_plain, &p->dst_md, &p->re_res);
+    if (!s && n->res_fused && !nhwc_res) s = reorder_new(d->eng, &p->dst_plain, &p->res_md, &p->re_res);
     if (!s && !nhwc_out) s = reorder_new(d->eng, &p->dst_md, &p->dst_plain, &p->re_dst);
     if (s) prim_free(p);
     return s;
@@ -400,7 +442,7 @@ int nn_dnnl_conv_exec(struct nn_exec *ex, const struct nn_node *n, struct nn_dnn
     if (n->res_fused && !nhwc_res) {
         void *t = ws;
         ws += round64(out[0].numel * sizeof(float));
-        if ((s = reorder_run(d->eng, p->re_res, &p->dst_plain, res, &p->dst_md, t))) goto fail;
+        if ((s = reorder_run(d->eng, p->re_res, &p->dst_plain, res, &p->res_md, t))) goto fail;
         res = t;
     }
     if (!nhwc_out) {
@@ -412,7 +454,7 @@ int nn_dnnl_conv_exec(struct nn_exec *ex, const struct nn_node *n, struct nn_dnn
     {
         static const int keys[6] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD,
                                     DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1};
-        const dnnl_memory_desc_t *mds[6] = {&p->src_md, &p->w_md, &p->b_md, &p->dst_md, &p->scratch_md, &p->dst_md};
+        const dnnl_memory_desc_t *mds[6] = {&p->src_md, &p->w_md, &p->b_md, &p->dst_md, &p->scratch_md, &p->res_md};
         void *ptrs[6] = {(void *)(uintptr_t)src, (void *)(uintptr_t)p->w, (void *)(uintptr_t)d->bias, dst, ws,
                          (void *)(uintptr_t)res};
         if ((s = run(d->eng, p->conv, res ? 6 : 5, keys, mds, ptrs))) goto fail;

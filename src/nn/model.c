@@ -81,8 +81,13 @@ int pxs_nn_model_load_buffer(const void *data, size_t len, const char *base_dir,
         if (opts->max_batch > 0) m->opts.max_batch = opts->max_batch;
         if (opts->max_file_bytes) m->opts.max_file_bytes = opts->max_file_bytes;
         if (opts->max_arena_bytes) m->opts.max_arena_bytes = opts->max_arena_bytes;
+        m->opts.precision = opts->precision;
     }
     int rc = PXS_OK;
+    if (!pxs_nn_precision_name(m->opts.precision)) {
+        rc = pxs_errf(err, PXS_EINVAL, "nn: unknown precision %d", m->opts.precision);
+        goto fail;
+    }
     if (m->opts.threads > 64) {
         rc = pxs_errf(err, PXS_EINVAL, "nn: threads must be 1..64");
         goto fail;
@@ -422,4 +427,23 @@ void pxs_nn_model_stats(const pxs_nn_model *m, struct pxs_nn_stats *st) {
     st->flops_per_item = m->stat_flops;
     st->arena_bytes = m->stat_arena;
     st->naive_bytes = m->stat_naive;
+    st->precision = m->bf16 ? "bf16" : "fp32";
+    st->precision_note = m->precision_note;
+}
+
+const char *pxs_nn_precision_name(int precision) {
+    switch (precision) {
+    case PXS_NN_FP32: return "fp32";
+    case PXS_NN_BF16: return "bf16";
+    default: return NULL;
+    }
+}
+
+int pxs_nn_precision_parse(const char *name, int *precision, struct pxs_err *err) {
+    for (int p = PXS_NN_FP32; p <= PXS_NN_BF16; p++)
+        if (name && !strcmp(name, pxs_nn_precision_name(p))) {
+            *precision = p;
+            return PXS_OK;
+        }
+    return pxs_errf(err, PXS_EINVAL, "unknown precision '%s' (expected fp32 or bf16)", name ? name : "");
 }

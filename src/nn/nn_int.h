@@ -197,6 +197,8 @@ struct pxs_nn_model {
     double stat_flops;
     size_t stat_arena, stat_naive;
     void *dnnl;          /* oneDNN conv backend in use (conv_dnnl.c), or NULL */
+    int bf16;            /* convolutions run bf16 (conv_dnnl.c; opts.precision granted) */
+    const char *precision_note; /* static text: why a requested bf16 runs fp32, or NULL */
 };
 
 /* Value table */
