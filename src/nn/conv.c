@@ -481,6 +481,8 @@ static int exec_conv(struct nn_exec *ex, const struct nn_node *n, const struct n
     const struct conv_prep *cp = n->prep;
     if (!cp) return nn_node_err(ex->err, PXS_EINTERNAL, n, "conv not prepared");
     if (cp->dnnl) return nn_dnnl_conv_exec(ex, n, cp->dnnl, in, out);
+    if (n->pre_act) /* graph.c fuses it only for oneDNN models */
+        return nn_node_err(ex->err, PXS_EINTERNAL, n, "pre-add clamp without the oneDNN backend");
     float lo = n->act ? n->act_lo : -INFINITY, hi = n->act ? n->act_hi : INFINITY;
     const float *x = in[0].data;
     float *y = out[0].data;

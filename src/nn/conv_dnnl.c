@@ -285,6 +285,11 @@ struct conv_geom {
     int64_t N, H, W, OH, OW, sh, sw, dh, dw, pads[4];
 };
 
+static dnnl_status_t append_clamp(dnnl_post_ops_t po, float lo, float hi, dnnl_alg_kind_t clip) {
+    if (lo == 0.0f && hi == INFINITY) return dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    return dnnl_post_ops_append_eltwise(po, 1.0f, clip, lo, hi);
+}
+
 static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n, const struct conv_geom *g,
                                 int nthr, int nhwc_in, int nhwc_res, int nhwc_out, struct dnnl_prim *p) {
     memset(p, 0, sizeof *p);
@@ -325,13 +330,12 @@ static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n,
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     if ((s = dnnl_post_ops_create(&po))) return s;
-    if (n->res_fused) s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &p->res_md);
-    if (!s && n->act) {
-        if (n->act_lo == 0.0f && n->act_hi == INFINITY)
-            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
-        else
-            s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip_v2, n->act_lo, n->act_hi);
-    }
+    /* two clip_v2 post-ops in one primitive compute wrong results in
+     * oneDNN 2.6.3 (MobileNetV2 embedding cosine 0.9987), so the pre-add
+     * clamp is the (equivalent) original clip */
+    if (n->pre_act) s = append_clamp(po, n->pre_lo, n->pre_hi, dnnl_eltwise_clip);
+    if (!s && n->res_fused) s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &p->res_md);
+    if (!s && n->act) s = append_clamp(po, n->act_lo, n->act_hi, dnnl_eltwise_clip_v2);
     if (!s) s = dnnl_primitive_attr_create(&attr);
     if (!s) s = dnnl_primitive_attr_set_post_ops(attr, po);
     /* user scratchpad: the library one is shared between threads */
@@ -452,8 +456,9 @@ int nn_dnnl_conv_exec(struct nn_exec *ex, const struct nn_node *n, struct nn_dnn
     if ((size_t)(ws - (char *)ex->ws) + p->scratch_bytes > ex->ws_bytes)
         return nn_node_err(ex->err, PXS_EINTERNAL, n, "oneDNN scratch larger than planned");
     {
-        static const int keys[6] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD,
-                                    DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1};
+        /* the residual is post-op 1 after a pre-add clamp, else 0 */
+        const int keys[6] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD,
+                             DNNL_ARG_ATTR_MULTIPLE_POST_OP(n->pre_act ? 1 : 0) | DNNL_ARG_SRC_1};
         const dnnl_memory_desc_t *mds[6] = {&p->src_md, &p->w_md, &p->b_md, &p->dst_md, &p->scratch_md, &p->res_md};
         void *ptrs[6] = {(void *)(uintptr_t)src, (void *)(uintptr_t)p->w, (void *)(uintptr_t)d->bias, dst, ws,
                          (void *)(uintptr_t)res};

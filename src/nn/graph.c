@@ -330,7 +330,8 @@ static void fuse_act(struct pxs_nn_model *m, int ci) {
  * takes `other` as a fourth input and produces the sum. The Conv chosen is
  * the later one (in topological order) of the Add's Conv inputs, and
  * `other` must be produced before it, so the order stays valid. Not for
- * depthwise convs or convs that already clamp. The shapes are checked when
+ * depthwise convs; a conv that already clamps only with the oneDNN backend
+ * (the clamp becomes its pre_act, conv_dnnl.c). The shapes are checked when
  * planning (conv.c): a broadcasting Add would fail there, so both inputs
  * must be run-time values (the broadcasting adds in CNNs add constants). */
 static int fuse_residual(struct pxs_nn_model *m, const int *pos, int ai, struct pxs_err *err) {
@@ -343,7 +344,9 @@ static int fuse_residual(struct pxs_nn_model *m, const int *pos, int ai, struct 
         int ci = m->values[v].producer;
         if (ci < 0 || sole_consumer(m, v) != ai) continue;
         const struct nn_node *c = &m->nodes[ci];
-        if (c->dead || strcmp(c->op_type, "Conv") || c->act || c->res_fused || c->n_in < 2 || c->n_in > 3 ||
+        /* a clamped conv only where oneDNN runs it (as a pre-add post-op) */
+        if (c->dead || strcmp(c->op_type, "Conv") || (c->act && !m->dnnl) || c->res_fused || c->n_in < 2 ||
+            c->n_in > 3 ||
             c->in[1] < 0 || c->out[0] != v)
             continue;
         const struct nn_value *w = &m->values[c->in[1]];
@@ -366,6 +369,12 @@ static int fuse_residual(struct pxs_nn_model *m, const int *pos, int ai, struct 
     in[3] = other;
     c->n_in = 4;
     c->res_fused = 1;
+    if (c->act) {
+        c->pre_act = 1;
+        c->pre_lo = c->act_lo;
+        c->pre_hi = c->act_hi;
+        c->act = NN_ACT_NONE;
+    }
     rewire_output(m, best, ai);
     m->values[other].n_consumers++; /* the Conv now uses it instead of the Add */
     fuse_act(m, best);

@@ -119,6 +119,10 @@ struct nn_node {
     /* Conv only: a residual Add folded in at load; in[3] is added before
      * the activation */
     int res_fused;
+    /* Conv with res_fused, oneDNN backend only: a clamp to [pre_lo, pre_hi]
+     * applied before the residual add (Conv -> Clip -> Add -> Clip) */
+    int pre_act;
+    float pre_lo, pre_hi;
     void *prep;              /* op-prepared data (packed weights), owned */
     void (*prep_free)(void *);
 };
