@@ -17,18 +17,24 @@
 # machine is often shared, so img/s is best-of-rounds and the load average
 # is printed). Ends with one line per configuration:
 #   model threads batch: pixseek X img/s, onnxruntime Y img/s, ratio X/Y
+# and, with bf16 in PRECISIONS (default "fp32 bf16"), one more per
+# configuration for pixseek's reduced-precision mode against the same
+# ONNX Runtime fp32 run:
+#   model threads batch: pixseek-bf16 X img/s, onnxruntime Y img/s (fp32), ratio X/Y
+# (on a CPU without AVX512-BF16/AMX the bf16 row runs fp32 and says so).
 # Installs what it lacks: python3-torch/torchvision/onnx (apt-get) and
 # onnxruntime-node (npm --ignore-scripts into $SCRATCH/ort). The peers are
 # yardsticks, not dependencies of pixseek.
 set -e
 cd "$(dirname "$0")/.."
 echo "\$ SECS=${SECS:-2} MODELS=\"${MODELS:-mobilenet_v2 resnet50}\" THREADS=\"${THREADS:-1 2}\"" \
-     "BATCHES=\"${BATCHES:-1 16}\" PEERS=\"${PEERS:-ort torch}\" sh bench/infer.sh"
+     "BATCHES=\"${BATCHES:-1 16}\" PEERS=\"${PEERS:-ort torch}\" PRECISIONS=\"${PRECISIONS:-fp32 bf16}\" sh bench/infer.sh"
 SECS=${SECS:-2}
 MODELS=${MODELS:-mobilenet_v2 resnet50}
 THREADS=${THREADS:-1 2}
 BATCHES=${BATCHES:-1 16}
 PEERS=${PEERS:-ort torch}
+PRECISIONS=${PRECISIONS:-fp32 bf16}
 SCRATCH=${SCRATCH:-/tmp/pxs_infer_bench}
 BUILD=${BUILD:-build/bench-infer}
 PY=/usr/bin/python3
@@ -92,8 +98,12 @@ for model in $MODELS; do
         for b in $BATCHES; do
             echo "== $model threads=$t batch=$b"
             # as the pixseek binary runs (src/cli/main.c): OpenMP threads sleep when idle
-            out=$(OMP_WAIT_POLICY=passive "$BUILD/infer_bench" "$path" "$t" "$b" "$SECS" 2>&1) || true
-            echo "$out"; px=$(echo "$out" | grep '^RESULT') || px=""
+            px=""; pb=""
+            for prec in $PRECISIONS; do
+                out=$(OMP_WAIT_POLICY=passive "$BUILD/infer_bench" "$path" "$t" "$b" "$SECS" "$prec" 2>&1) || true
+                echo "$out"; r=$(echo "$out" | grep '^RESULT') || r=""
+                if [ "$prec" = bf16 ]; then pb=$r; else px=$r; fi
+            done
             ox=""; tx=""
             case " $PEERS " in *" ort "*)
                 out=$(node bench/peers/ort_infer.js "$path" "$t" "$b" "$SECS" 2>&1) || true
@@ -111,7 +121,14 @@ for model in $MODELS; do
             [ -n "$tx" ] && line="$line, torch $(echo "$tx" | field rss_mb)"
             line="$line; cpu ms/img: pixseek $(echo "$px" | field cpu_ms_img), ort $(echo "$ox" | field cpu_ms_img)"
             [ -n "$tx" ] && line="$line, torch $(echo "$tx" | field cpu_ms_img)"
-            echo "$line]" >>"$SUM"
+            case " $PRECISIONS " in *" fp32 "*) echo "$line]" >>"$SUM" ;; esac
+            if [ -n "$pb" ]; then
+                bv=$(echo "$pb" | field img_s)
+                ratio=$(awk -v a="${bv:-0}" -v b="${ov:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+                echo "$model $t $b: pixseek-$(echo "$pb" | field precision) ${bv:-n/a} img/s, onnxruntime ${ov:-n/a}" \
+                     "img/s (fp32), ratio $ratio [rss MB: $(echo "$pb" | field rss_mb);" \
+                     "cpu ms/img: pixseek-bf16 $(echo "$pb" | field cpu_ms_img), ort $(echo "$ox" | field cpu_ms_img)]" >>"$SUM"
+            fi
         done
     done
 done

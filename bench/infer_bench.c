@@ -119,7 +119,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < out_n; i++) chk += out[i];
     printf("# pixseek: load %.3f s, kernel %s, %.2f GFLOP/item, %d nodes, arena %.1f MB/item, checksum %.6g\n",
            tl, st.kernel, st.flops_per_item / 1e9, st.n_nodes, (double)st.arena_bytes / 1e6, chk);
-    printf("RESULT pixseek threads=%d batch=%d precision=%s img_s=%.1f ms_per_batch=%.3f rss_mb=%.1f cpu_ms_img=%.3f runs=%ld\n",
+    printf("RESULT pixseek threads=%d batch=%d precision=%s img_s=%.1f ms_per_batch=%.3f rss_mb=%.1f "
+           "cpu_ms_img=%.3f runs=%ld\n",
            threads, batch, st.precision, batch / best, best * 1e3, (double)ru.ru_maxrss / 1024.0, cpu * 1e3 / ((double)runs * batch),
            runs);
     pxs_nn_model_free(m);

@@ -166,6 +166,23 @@ void nn_dnnl_layouts(struct pxs_nn_model *m) {
         }
         m->values[v].nhwc = ok && uses > 0;
     }
+    /* In-place residuals: oneDNN's 1x1 kernels (brgconv_1x1) take a sum
+     * post-op but not a full-tensor binary add (that falls back to the
+     * slower jit_1x1), so a conv whose residual (a channels-last value, not
+     * its own input) dies at it writes its output over the residual. */
+    for (int oi = 0; oi < m->n_order; oi++) {
+        struct nn_node *n = &m->nodes[m->order[oi]];
+        n->res_inplace = 0;
+        if (!is_dnnl_conv(n) || !n->res_fused || n->in[3] == n->in[0] || !m->values[n->in[3]].nhwc ||
+            !m->values[n->out[0]].nhwc || m->values[n->in[3]].is_output)
+            continue;
+        int later = 0;
+        for (int oj = oi + 1; oj < m->n_order && !later; oj++) {
+            const struct nn_node *c = &m->nodes[m->order[oj]];
+            for (int j = 0; j < c->n_in; j++) later |= c->in[j] == n->in[3];
+        }
+        n->res_inplace = !later;
+    }
 }
 
 /* ---- per node ------------------------------------------------------------------ */
@@ -334,7 +351,8 @@ static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n,
      * oneDNN 2.6.3 (MobileNetV2 embedding cosine 0.9987), so the pre-add
      * clamp is the (equivalent) original clip */
     if (n->pre_act) s = append_clamp(po, n->pre_lo, n->pre_hi, dnnl_eltwise_clip);
-    if (!s && n->res_fused) s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &p->res_md);
+    if (!s && n->res_inplace) s = dnnl_post_ops_append_sum(po, 1.0f);
+    else if (!s && n->res_fused) s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &p->res_md);
     if (!s && n->act) s = append_clamp(po, n->act_lo, n->act_hi, dnnl_eltwise_clip_v2);
     if (!s) s = dnnl_primitive_attr_create(&attr);
     if (!s) s = dnnl_primitive_attr_set_post_ops(attr, po);
@@ -462,7 +480,9 @@ int nn_dnnl_conv_exec(struct nn_exec *ex, const struct nn_node *n, struct nn_dnn
         const dnnl_memory_desc_t *mds[6] = {&p->src_md, &p->w_md, &p->b_md, &p->dst_md, &p->scratch_md, &p->res_md};
         void *ptrs[6] = {(void *)(uintptr_t)src, (void *)(uintptr_t)p->w, (void *)(uintptr_t)d->bias, dst, ws,
                          (void *)(uintptr_t)res};
-        if ((s = run(d->eng, p->conv, res ? 6 : 5, keys, mds, ptrs))) goto fail;
+        if (n->res_inplace && res != dst)
+            return nn_node_err(ex->err, PXS_EINTERNAL, n, "in-place residual not planned in place");
+        if ((s = run(d->eng, p->conv, res && !n->res_inplace ? 6 : 5, keys, mds, ptrs))) goto fail;
     }
     if (!nhwc_out && (s = reorder_run(d->eng, p->re_dst, &p->dst_md, dst, &p->dst_plain, out[0].data))) goto fail;
     return PXS_OK;

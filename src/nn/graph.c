@@ -513,6 +513,16 @@ static int plan_memory(struct pxs_nn_model *m, struct nn_plan *p, struct pxs_err
         for (int k = 0; k < n->n_out; k++) {
             int v = n->out[k];
             if (v < 0 || p->off[v] != SIZE_MAX) continue;
+            if (k == 0 && n->res_inplace && p->off[n->in[3]] != SIZE_MAX && last[n->in[3]] == s) {
+                /* conv_dnnl.c: the output takes over the residual's buffer */
+                int pos = 0;
+                while (pos < n_live && live[pos].v != n->in[3]) pos++;
+                if (pos < n_live && p->t[v].numel == p->t[n->in[3]].numel) {
+                    live[pos].v = v;
+                    p->off[v] = live[pos].off;
+                    continue;
+                }
+            }
             size_t size = align64(p->t[v].numel * nn_dtype_size(p->t[v].dtype));
             if (size == 0) size = 64;
             size_t cand = 0;

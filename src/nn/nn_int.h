@@ -123,6 +123,10 @@ struct nn_node {
      * applied before the residual add (Conv -> Clip -> Add -> Clip) */
     int pre_act;
     float pre_lo, pre_hi;
+    /* Conv with res_fused, oneDNN backend (nn_dnnl_layouts): the output is
+     * planned in the residual's buffer (its last use), which the
+     * convolution accumulates into (a oneDNN sum post-op) */
+    int res_inplace;
     void *prep;              /* op-prepared data (packed weights), owned */
     void (*prep_free)(void *);
 };
