@@ -20,7 +20,19 @@
  * first executed; primitives (with their reordered weights, shared between
  * primitives asking for the same weight layout) are cached per (input
  * shape, thread count) under the node's mutex. A fused Relu/Clip becomes an
- * eltwise post-op, a fused residual a binary-add post-op before it.
+ * eltwise post-op, a fused residual a binary-add post-op before it (a sum
+ * post-op when the output is planned in the residual's buffer, see
+ * nn_dnnl_layouts), a clamp before the residual (graph.c pre_act) an
+ * eltwise post-op before that.
+ *
+ * bf16 (pxs_nn_load_opts.precision, granted by nn_dnnl_select only when
+ * oneDNN reports avx512_core_bf16 or AMX): convolutions compute with bf16
+ * source and weights (fp32 accumulation and post-ops), except narrow
+ * depthwise ones (nn_dnnl_conv_new). A channels-last value is stored as
+ * bf16 (nn_value.bf16, half the bytes: the plan's fp32 sizes still hold)
+ * when its conv and every conv reading it compute bf16, else fp32; a conv
+ * whose source is stored otherwise reorders it into scratch, like an NCHW
+ * one.
  *
  * Threads: oneDNN here runs on OpenMP. Each call sets the calling thread's
  * OpenMP thread count to what our pool would use for the node (the model's
@@ -149,8 +161,22 @@ static int is_dnnl_conv(const struct nn_node *n) {
     return !strcmp(n->op_type, "Conv") && n->prep && nn_conv_dnnl_of(n) != NULL;
 }
 
+/* Does this conv compute in bf16 (nn_dnnl_conv_new decides)? */
+static int computes_bf16(const struct nn_node *n) {
+    const struct nn_dnnl_conv *d = nn_conv_dnnl_of(n);
+    return d && d->bf16;
+}
+
+/* Layout of a value as a oneDNN memory: NCHW fp32 (every non-conv op's
+ * format), NHWC fp32 or NHWC bf16. */
+enum dnnl_lay { LAY_NCHW = 0, LAY_NHWC_F32, LAY_NHWC_BF16 };
+
+static enum dnnl_lay lay_of(const struct pxs_nn_model *m, int v) {
+    return !m->values[v].nhwc ? LAY_NCHW : m->values[v].bf16 ? LAY_NHWC_BF16 : LAY_NHWC_F32;
+}
+
 void nn_dnnl_layouts(struct pxs_nn_model *m) {
-    for (int v = 0; v < m->n_values; v++) m->values[v].nhwc = 0;
+    for (int v = 0; v < m->n_values; v++) m->values[v].nhwc = m->values[v].bf16 = 0;
     if (!m->dnnl) return;
     for (int oi = 0; oi < m->n_order; oi++) {
         const struct nn_node *n = &m->nodes[m->order[oi]];
@@ -165,6 +191,15 @@ void nn_dnnl_layouts(struct pxs_nn_model *m) {
             }
         }
         m->values[v].nhwc = ok && uses > 0;
+        /* bf16 storage when its conv and every conv reading it as data
+         * compute bf16 (oneDNN has no fp32 conv with a bf16 destination;
+         * a residual is read in either type) */
+        int low = m->values[v].nhwc && computes_bf16(n);
+        for (int oj = 0; oj < m->n_order && low; oj++) {
+            const struct nn_node *c = &m->nodes[m->order[oj]];
+            if (c->in[0] == v && !computes_bf16(c)) low = 0;
+        }
+        m->values[v].bf16 = low;
     }
     /* In-place residuals: oneDNN's 1x1 kernels (brgconv_1x1) take a sum
      * post-op but not a full-tensor binary add (that falls back to the
@@ -174,7 +209,7 @@ void nn_dnnl_layouts(struct pxs_nn_model *m) {
         struct nn_node *n = &m->nodes[m->order[oi]];
         n->res_inplace = 0;
         if (!is_dnnl_conv(n) || !n->res_fused || n->in[3] == n->in[0] || !m->values[n->in[3]].nhwc ||
-            !m->values[n->out[0]].nhwc || m->values[n->in[3]].is_output)
+            lay_of(m, n->in[3]) != lay_of(m, n->out[0]) || m->values[n->in[3]].is_output)
             continue;
         int later = 0;
         for (int oj = oi + 1; oj < m->n_order && !later; oj++) {
@@ -204,7 +239,11 @@ int nn_dnnl_conv_new(const struct pxs_nn_model *m, const struct nn_node *n, cons
     d->KW = wv->shape.d[3];
     d->G = nn_attr_int(n, "group", 1);
     d->C = wv->shape.d[1] * d->G;
-    d->bf16 = m->bf16;
+    /* bf16 models keep narrow depthwise convs (<= 64 channels: the early,
+     * high-resolution ones, memory-bound anyway) in fp32: in MobileNetV2
+     * the first one alone took the worst Corel-1k embedding from cosine
+     * 0.9974 to 0.9994 against fp32 (README, "Reduced precision") */
+    d->bf16 = m->bf16 && !(d->G > 1 && d->G == d->C && d->G == d->M && d->C <= 64);
     *out = d;
     return PXS_OK;
 }
@@ -307,8 +346,14 @@ static dnnl_status_t append_clamp(dnnl_post_ops_t po, float lo, float hi, dnnl_a
     return dnnl_post_ops_append_eltwise(po, 1.0f, clip, lo, hi);
 }
 
+/* Is the source reordered (from NCHW, or into the compute type)? */
+static int src_reordered(const struct nn_dnnl_conv *d, enum dnnl_lay lin) {
+    return lin == LAY_NCHW || (lin == LAY_NHWC_BF16) != d->bf16;
+}
+
 static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n, const struct conv_geom *g,
-                                int nthr, int nhwc_in, int nhwc_res, int nhwc_out, struct dnnl_prim *p) {
+                                int nthr, enum dnnl_lay lin, enum dnnl_lay lres, enum dnnl_lay lout,
+                                struct dnnl_prim *p) {
     memset(p, 0, sizeof *p);
     p->N = g->N;
     p->H = g->H;
@@ -319,13 +364,16 @@ static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n,
     dnnl_dims_t pl = {g->pads[0], g->pads[1]}, pr = {g->pads[2], g->pads[3]};
     dnnl_memory_desc_t w_any;
     dnnl_status_t s;
-    /* bf16: the source and weights are bf16; the destination too when it
-     * stays channels-last for the next convolution, fp32 when it leaves
-     * the chain (a residual input is read in whatever type it is stored) */
+    /* The source and weights are in the compute type (bf16 or fp32); the
+     * source is reordered into it unless stored so; the destination and
+     * the residual are channels-last in the type their value is stored in
+     * (fp32 for a value leaving the chain, reordered out to NCHW). */
     dnnl_data_type_t low = d->bf16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_data_type_t dst_t = nhwc_out ? low : dnnl_f32, res_t = nhwc_res ? low : dnnl_f32;
+    dnnl_data_type_t dst_t = lout == LAY_NHWC_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t res_t = lres == LAY_NHWC_BF16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_data_type_t in_t = lin == LAY_NHWC_BF16 ? dnnl_bf16 : dnnl_f32;
     if ((s = dnnl_memory_desc_init_by_tag(&p->src_md, 4, sd, low, dnnl_nhwc)) ||
-        (s = dnnl_memory_desc_init_by_tag(&p->src_plain, 4, sd, dnnl_f32, dnnl_nchw)) ||
+        (s = dnnl_memory_desc_init_by_tag(&p->src_plain, 4, sd, in_t, lin == LAY_NCHW ? dnnl_nchw : dnnl_nhwc)) ||
         (s = dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dd, dst_t, dnnl_nhwc)) ||
         (s = dnnl_memory_desc_init_by_tag(&p->res_md, 4, dd, res_t, dnnl_nhwc)) ||
         (s = dnnl_memory_desc_init_by_tag(&p->dst_plain, 4, dd, dnnl_f32, dnnl_nchw)) ||
@@ -369,9 +417,9 @@ static dnnl_status_t prim_build(struct nn_dnnl_conv *d, const struct nn_node *n,
     if (attr) dnnl_primitive_attr_destroy(attr);
     dnnl_post_ops_destroy(po);
     if (!s) s = weights_for(d, &p->w_md, &p->w);
-    if (!s && !nhwc_in) s = reorder_new(d->eng, &p->src_plain, &p->src_md, &p->re_src);
-    if (!s && n->res_fused && !nhwc_res) s = reorder_new(d->eng, &p->dst_plain, &p->res_md, &p->re_res);
-    if (!s && !nhwc_out) s = reorder_new(d->eng, &p->dst_md, &p->dst_plain, &p->re_dst);
+    if (!s && src_reordered(d, lin)) s = reorder_new(d->eng, &p->src_plain, &p->src_md, &p->re_src);
+    if (!s && n->res_fused && lres == LAY_NCHW) s = reorder_new(d->eng, &p->dst_plain, &p->res_md, &p->re_res);
+    if (!s && lout == LAY_NCHW) s = reorder_new(d->eng, &p->dst_md, &p->dst_plain, &p->re_dst);
     if (s) prim_free(p);
     return s;
 }
@@ -390,7 +438,7 @@ static int geom(const struct nn_node *n, const struct nn_tensor *in, const struc
 
 /* The primitive for this shape and thread count, built on first use. */
 static dnnl_status_t prim_get(struct nn_dnnl_conv *d, const struct nn_node *n, const struct conv_geom *g, int nthr,
-                              int nhwc_in, int nhwc_res, int nhwc_out, struct dnnl_prim **out) {
+                              enum dnnl_lay lin, enum dnnl_lay lres, enum dnnl_lay lout, struct dnnl_prim **out) {
     struct dnnl_prim *p = NULL;
     dnnl_status_t s = dnnl_success;
     pthread_mutex_lock(&d->mu);
@@ -402,7 +450,7 @@ static dnnl_status_t prim_get(struct nn_dnnl_conv *d, const struct nn_node *n, c
          * valid outside the lock */
         omp_set_num_threads(nthr); /* oneDNN plans its work split for it */
         if (d->n_prim == DNNL_MAX_PRIMS) s = dnnl_out_of_memory;
-        else s = prim_build(d, n, g, nthr, nhwc_in, nhwc_res, nhwc_out, &d->prim[d->n_prim]);
+        else s = prim_build(d, n, g, nthr, lin, lres, lout, &d->prim[d->n_prim]);
         if (s == dnnl_success) p = &d->prim[d->n_prim++];
     }
     pthread_mutex_unlock(&d->mu);
@@ -418,21 +466,21 @@ static size_t round64(size_t b) { return (b + 63) & ~(size_t)63; }
  * to learn their scratchpad size. */
 size_t nn_dnnl_conv_ws(const struct pxs_nn_model *m, const struct nn_node *n, const struct nn_tensor *in,
                        const struct nn_tensor *out) {
-    int nhwc_in = m->values[n->in[0]].nhwc, nhwc_out = m->values[n->out[0]].nhwc;
-    int nhwc_res = n->res_fused && m->values[n->in[3]].nhwc;
-    size_t ws = 0;
-    if (!nhwc_in) ws += round64(in[0].numel * sizeof(float));
-    if (n->res_fused && !nhwc_res) ws += round64(out[0].numel * sizeof(float));
-    if (!nhwc_out) ws += round64(out[0].numel * sizeof(float));
-    struct conv_geom g;
     struct nn_dnnl_conv *d = nn_conv_dnnl_of(n);
+    enum dnnl_lay lin = lay_of(m, n->in[0]), lout = lay_of(m, n->out[0]);
+    enum dnnl_lay lres = n->res_fused ? lay_of(m, n->in[3]) : LAY_NHWC_F32;
+    size_t ws = 0;
+    if (!d || src_reordered(d, lin)) ws += round64(in[0].numel * sizeof(float));
+    if (lres == LAY_NCHW) ws += round64(out[0].numel * sizeof(float));
+    if (lout == LAY_NCHW) ws += round64(out[0].numel * sizeof(float));
+    struct conv_geom g;
     if (!d || geom(n, in, out, &g, NULL) != PXS_OK) return ws;
     size_t pad = 0;
     for (int k = 0; k < 2; k++) {
         int nthr = k == 0 ? m->threads : 1;
         if (k == 1 && (m->threads == 1 || g.N != 1)) break;
         struct dnnl_prim *p;
-        if (prim_get(d, n, &g, nthr, nhwc_in, nhwc_res, nhwc_out, &p) == dnnl_success && p->scratch_bytes > pad)
+        if (prim_get(d, n, &g, nthr, lin, lres, lout, &p) == dnnl_success && p->scratch_bytes > pad)
             pad = p->scratch_bytes;
     }
     return ws + pad;
@@ -441,33 +489,33 @@ size_t nn_dnnl_conv_ws(const struct pxs_nn_model *m, const struct nn_node *n, co
 int nn_dnnl_conv_exec(struct nn_exec *ex, const struct nn_node *n, struct nn_dnnl_conv *d,
                       const struct nn_tensor *in, struct nn_tensor *out) {
     const struct pxs_nn_model *m = ex->m;
-    int nhwc_in = m->values[n->in[0]].nhwc, nhwc_out = m->values[n->out[0]].nhwc;
-    int nhwc_res = n->res_fused && m->values[n->in[3]].nhwc;
+    enum dnnl_lay lin = lay_of(m, n->in[0]), lout = lay_of(m, n->out[0]);
+    enum dnnl_lay lres = n->res_fused ? lay_of(m, n->in[3]) : LAY_NHWC_F32;
     struct conv_geom g;
     int rc = geom(n, in, out, &g, ex->err);
     if (rc) return rc;
     int nthr = ex->pool ? nn_pool_threads(ex->pool) : 1;
     omp_set_num_threads(nthr);
     struct dnnl_prim *p = NULL;
-    dnnl_status_t s = prim_get(d, n, &g, nthr, nhwc_in, nhwc_res, nhwc_out, &p);
+    dnnl_status_t s = prim_get(d, n, &g, nthr, lin, lres, lout, &p);
     if (!p) return dnnl_fail(ex->err, n, "convolution setup", s);
     /* scratch layout: see nn_dnnl_conv_ws */
     char *ws = ex->ws;
     const void *src = in[0].data, *res = n->res_fused ? in[3].data : NULL;
     void *dst = out[0].data;
-    if (!nhwc_in) {
+    if (p->re_src) {
         void *t = ws;
         ws += round64(in[0].numel * sizeof(float));
         if ((s = reorder_run(d->eng, p->re_src, &p->src_plain, src, &p->src_md, t))) goto fail;
         src = t;
     }
-    if (n->res_fused && !nhwc_res) {
+    if (p->re_res) {
         void *t = ws;
         ws += round64(out[0].numel * sizeof(float));
         if ((s = reorder_run(d->eng, p->re_res, &p->dst_plain, res, &p->res_md, t))) goto fail;
         res = t;
     }
-    if (!nhwc_out) {
+    if (p->re_dst) {
         dst = ws;
         ws += round64(out[0].numel * sizeof(float));
     }
@@ -484,7 +532,7 @@ int nn_dnnl_conv_exec(struct nn_exec *ex, const struct nn_node *n, struct nn_dnn
             return nn_node_err(ex->err, PXS_EINTERNAL, n, "in-place residual not planned in place");
         if ((s = run(d->eng, p->conv, res && !n->res_inplace ? 6 : 5, keys, mds, ptrs))) goto fail;
     }
-    if (!nhwc_out && (s = reorder_run(d->eng, p->re_dst, &p->dst_md, dst, &p->dst_plain, out[0].data))) goto fail;
+    if (p->re_dst && (s = reorder_run(d->eng, p->re_dst, &p->dst_md, dst, &p->dst_plain, out[0].data))) goto fail;
     return PXS_OK;
 fail:
     return dnnl_fail(ex->err, n, "convolution", s);

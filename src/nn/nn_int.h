@@ -97,6 +97,7 @@ struct nn_value {
     int is_output;
     int is_input;
     int nhwc;              /* run-time data laid out N,H,W,C (conv_dnnl.c) */
+    int bf16;              /* an NHWC value stored as bfloat16 (conv_dnnl.c) */
 };
 
 struct nn_op;
