@@ -204,12 +204,14 @@ void nn_dnnl_layouts(struct pxs_nn_model *m) {
     /* In-place residuals: oneDNN's 1x1 kernels (brgconv_1x1) take a sum
      * post-op but not a full-tensor binary add (that falls back to the
      * slower jit_1x1), so a conv whose residual (a channels-last value, not
-     * its own input) dies at it writes its output over the residual. */
+     * its own input) dies at it writes its output over the residual. fp32
+     * only: creating a bf16 AMX brgconv with a sum post-op reads past a heap
+     * block inside oneDNN 2.6.3 (a SEGV under ASan, tests/nn/test_nn_bf16.c). */
     for (int oi = 0; oi < m->n_order; oi++) {
         struct nn_node *n = &m->nodes[m->order[oi]];
         n->res_inplace = 0;
         if (!is_dnnl_conv(n) || !n->res_fused || n->in[3] == n->in[0] || !m->values[n->in[3]].nhwc ||
-            lay_of(m, n->in[3]) != lay_of(m, n->out[0]) || m->values[n->in[3]].is_output)
+            lay_of(m, n->in[3]) != lay_of(m, n->out[0]) || m->values[n->in[3]].is_output || computes_bf16(n))
             continue;
         int later = 0;
         for (int oj = oi + 1; oj < m->n_order && !later; oj++) {
