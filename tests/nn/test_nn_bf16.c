@@ -113,8 +113,8 @@ PXS_TEST(nn_bf16_mobilenet_v2_dog) {
 
 /* Zoo models from scripts/export_test_models.py (see test_nn_zoo.c). */
 PXS_TEST(nn_bf16_zoo) {
-    static const char *names[] = {"resnet18_op13", "resnet50_op13", "mobilenet_v3_large_op13", "efficientnet_b0_op13",
-                                  "densenet121_op13"};
+    static const char *names[] = {"resnet18_op13",           "resnet50_op13",        "mobilenet_v2_op13",
+                                  "mobilenet_v3_large_op13", "efficientnet_b0_op13", "densenet121_op13"};
     const char *dir = getenv("PXS_NN_MODELS_DIR");
     if (!dir) dir = "/tmp/pxs_nn_models";
     char path[1024];
