@@ -1,6 +1,8 @@
 /*
  * encode.c — pixels to baseline JPEG bytes (thumbnails), with libvips.
  * Metadata is stripped; the result is copied into pxs_malloc'd memory.
+ * Huffman tables are the standard ones (no optimize_coding): on 256-px
+ * thumbnails optimising them halves the encode speed for 4 % fewer bytes.
  */
 #include "image_int.h"
 
@@ -38,7 +40,7 @@ int pxs_image_encode_jpeg(const struct pxs_image *img, int quality, void **out, 
     void *buf = NULL;
     size_t len = 0;
     rc = vips_jpegsave_buffer(rgb, &buf, &len, "Q", quality, "strip", TRUE, "optimize_coding",
-                              TRUE, "interlace", FALSE, NULL);
+                              FALSE, "interlace", FALSE, NULL);
     g_object_unref(rgb);
     g_object_unref(mem);
     if (rc != 0) return pxs__image_vips_fail(err, PXS_EINTERNAL, "JPEG encode failed");

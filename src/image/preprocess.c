@@ -180,11 +180,41 @@ static int axis_init(struct axis *a, int in_size, float in0, float in1, int64_t 
     return PXS_OK;
 }
 
-/* Accumulators are 64-bit: Pillow's are int, which only matters (as signed
- * overflow) for absurd downscale factors. */
-static inline uint8_t clip8(int64_t v) {
+/* Accumulators are unsigned 32-bit: the weights of one output are rounded
+ * from fractions summing to 1, so they add up to at most 2^22 + ksize/2,
+ * and with ksize <= VIPS_MAX_COORD + 3 the largest sum,
+ * 255 * (2^22 + ksize/2) + 2^21, stays below 2^32. (Pillow's are int, which
+ * only overflows for absurd downscale factors; the results are the same
+ * whenever Pillow's do not overflow.) */
+_Static_assert(255.0 * ((1 << PREC_BITS) + (VIPS_MAX_COORD + 3.0) / 2) + (1 << (PREC_BITS - 1)) < 4294967296.0,
+               "resampling accumulators can overflow");
+static inline uint8_t clip8(uint32_t v) {
     v >>= PREC_BITS;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    return (uint8_t)(v > 255 ? 255 : v);
+}
+
+/* acc[j] += row[j] * k for j < n. Written in blocks of 16 with restrict
+ * pointers so that compilers vectorise it at -O2. */
+static void mac_row(uint32_t *restrict acc, const uint8_t *restrict row, uint32_t k, size_t n) {
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int q = 0; q < 16; q++) acc[j + q] += row[j + q] * k;
+    for (; j < n; j++) acc[j] += row[j] * k;
+}
+
+/* out[j] = clip8(acc[j]), then acc[j] = the rounding term, for j < n. */
+static void clip_row(uint32_t *restrict acc, uint8_t *restrict out, size_t n) {
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int q = 0; q < 16; q++) {
+            uint32_t v = acc[j + q] >> PREC_BITS;
+            out[j + q] = (uint8_t)(v > 255 ? 255 : v);
+            acc[j + q] = 1u << (PREC_BITS - 1);
+        }
+    for (; j < n; j++) {
+        out[j] = clip8(acc[j]);
+        acc[j] = 1u << (PREC_BITS - 1);
+    }
 }
 
 /* The source as the resampler sees it. */
@@ -242,11 +272,12 @@ static int resample_region(const struct src_view *s, int64_t rw, int64_t rh, int
                 const int32_t *k = ax.k + (size_t)j * ax.ksize;
                 const uint8_t *p = in + (size_t)ax.bounds[2 * j] * 3;
                 int cnt = ax.bounds[2 * j + 1];
-                int64_t s0 = 1 << (PREC_BITS - 1), s1 = s0, s2 = s0;
+                uint32_t s0 = 1u << (PREC_BITS - 1), s1 = s0, s2 = s0;
                 for (int x = 0; x < cnt; x++) {
-                    s0 += (int64_t)p[3 * x + 0] * k[x];
-                    s1 += (int64_t)p[3 * x + 1] * k[x];
-                    s2 += (int64_t)p[3 * x + 2] * k[x];
+                    uint32_t kx = (uint32_t)k[x];
+                    s0 += p[3 * x + 0] * kx;
+                    s1 += p[3 * x + 1] * kx;
+                    s2 += p[3 * x + 2] * kx;
                 }
                 o[3 * j + 0] = clip8(s0);
                 o[3 * j + 1] = clip8(s1);
@@ -261,16 +292,21 @@ static int resample_region(const struct src_view *s, int64_t rw, int64_t rh, int
 
     const size_t ostride = (size_t)nx * 3;
     if (need_v) {
+        /* Row by row, so the inner loop runs along a row (vectorises). */
+        uint32_t *acc = pxs_mallocarray(ostride, sizeof *acc);
+        if (!acc) {
+            rc = pxs_errf(err, PXS_ENOMEM, "preprocess: out of memory");
+            goto done;
+        }
+        for (size_t j = 0; j < ostride; j++) acc[j] = 1u << (PREC_BITS - 1);
         for (int i = 0; i < ny; i++) {
             const int32_t *k = ay.k + (size_t)i * ay.ksize;
             int ymin = ay.bounds[2 * i] - r0, cnt = ay.bounds[2 * i + 1];
-            uint8_t *o = reg + (size_t)i * ostride;
-            for (size_t j = 0; j < ostride; j++) {
-                int64_t acc = 1 << (PREC_BITS - 1);
-                for (int y = 0; y < cnt; y++) acc += (int64_t)rows[(size_t)(ymin + y) * rstride + j] * k[y];
-                o[j] = clip8(acc);
-            }
+            for (int y = 0; y < cnt; y++)
+                mac_row(acc, rows + (size_t)(ymin + y) * rstride, (uint32_t)k[y], ostride);
+            clip_row(acc, reg + (size_t)i * ostride, ostride);
         }
+        pxs_free(acc);
     } else {
         for (int i = 0; i < ny; i++)
             memcpy(reg + (size_t)i * ostride, rows + (size_t)i * rstride, ostride);
@@ -552,8 +588,12 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
     }
     int w, h, orientation;
     pxs__image_read_exif(hdr, info);
+    g_object_ref(hdr); /* header_check drops one reference; hdr may be the decoder below */
     rc = pxs__image_header_check(hdr, fmt, max_pixels, &w, &h, &orientation, err);
-    if (rc != PXS_OK) return rc;
+    if (rc != PXS_OK) {
+        g_object_unref(hdr);
+        return rc;
+    }
     const int swap = orientation >= 5;
     if (info) {
         info->width = swap ? h : w;
@@ -566,9 +606,14 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
     int shrink = 1;
     if (fmt == PXS_IMAGE_JPEG && !pp->no_shrink_on_load) shrink = pick_shrink(pp, ow, oh);
 
-    /* Decode pipeline. Rotation needs random access, the rest streams. */
-    VipsImage *im = open_image(fmt, data, len, shrink,
-                               rotate ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL);
+    /* Decode pipeline. Rotation needs random access, the rest streams. The
+     * header was opened as a full-size sequential decode: reuse it when
+     * that is what is needed (saves a second loader and header parse). */
+    VipsImage *im = hdr;
+    if (shrink != 1 || rotate) {
+        g_object_unref(hdr);
+        im = open_image(fmt, data, len, shrink, rotate ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL);
+    }
     if (!im) return pxs__image_vips_fail(err, PXS_ECORRUPT, "decode failed");
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
     VipsImage **t = (VipsImage **)vips_object_local_array(ctx, N_TEMPS);
