@@ -193,6 +193,15 @@ static void halve(const float *src, int sw, float *dst, int dw, int dh) {
         }
 }
 
+/* dst[j] += w * src[j], j < n; in blocks so that compilers vectorise it
+ * (each element's arithmetic is unchanged). */
+static void add_scaled(float *restrict dst, const float *restrict src, float w, size_t n) {
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int q = 0; q < 16; q++) dst[j + q] += w * src[j + q];
+    for (; j < n; j++) dst[j] += w * src[j];
+}
+
 /* Horizontal pass of source row sy (clamped to the image) into out
  * (w x 3 floats): the taps of hs[x] weighted by hw, left to right. */
 static void resample_row(const struct work *wk, const struct pxs_image *img, int sy, float *out) {
@@ -239,7 +248,7 @@ static void resample(struct work *wk, const struct pxs_image *img) {
                 resample_row(wk, img, sy_i, hrow);
                 wk->ring_src[slot] = sy_i;
             }
-            for (size_t j = 0; j < rw; j++) dst[j] += wy * hrow[j];
+            add_scaled(dst, hrow, wy, rw);
         }
     }
     size_t n = (size_t)wk->w * wk->h;
@@ -279,8 +288,9 @@ static void soft_hue(float x, int n, int *b0, float *w0, int *b1) {
     float fl = floorf(f);
     int i = (int)fl;
     *w0 = 1.0f - (f - fl);
-    *b0 = ((i % n) + n) % n;
-    *b1 = (*b0 + 1) % n;
+    /* x in [0,1) gives i in -1..n-1: wrap without dividing (the hot path) */
+    *b0 = i >= 0 && i < n ? i : i == -1 ? n - 1 : ((i % n) + n) % n;
+    *b1 = *b0 + 1 == n ? 0 : *b0 + 1;
 }
 
 struct hsv {

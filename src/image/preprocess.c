@@ -186,7 +186,8 @@ static int axis_init(struct axis *a, int in_size, float in0, float in1, int64_t 
  * 255 * (2^22 + ksize/2) + 2^21, stays below 2^32. (Pillow's are int, which
  * only overflows for absurd downscale factors; the results are the same
  * whenever Pillow's do not overflow.) */
-_Static_assert(255.0 * ((1 << PREC_BITS) + (VIPS_MAX_COORD + 3.0) / 2) + (1 << (PREC_BITS - 1)) < 4294967296.0,
+_Static_assert(255ull * ((1ull << PREC_BITS) + (VIPS_MAX_COORD + 4ull) / 2) + (1ull << (PREC_BITS - 1)) <
+                   (1ull << 32),
                "resampling accumulators can overflow");
 static inline uint8_t clip8(uint32_t v) {
     v >>= PREC_BITS;
