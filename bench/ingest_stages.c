@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
     pp.apply_orientation = 1; /* as models/mobilenet_v2_embed.onnx.json */
     float *tensor = malloc(pxs_preprocess_tensor_floats(&pp) * sizeof(float));
     double t[N_STAGES] = {0};
-    /* DUMP=FILE: also write every descriptor and thumbnail size (to check
+    /* DUMP=FILE: also write every descriptor, preview and model input (to check
      * that a faster implementation gives the same bytes). */
     FILE *dump = getenv("DUMP") ? fopen(getenv("DUMP"), "wb") : NULL;
     long n = 0;
@@ -77,6 +77,7 @@ int main(int argc, char **argv) {
             if (dump) {
                 fwrite(desc, sizeof desc, 1, dump);
                 fwrite(prev.pixels, 3, (size_t)prev.width * (size_t)prev.height, dump);
+                fwrite(tensor, sizeof(float), pxs_preprocess_tensor_floats(&pp), dump);
             }
             t[READ] += c1 - c0, t[HASH] += c2 - c1, t[DECODE] += c3 - c2;
             t[DESCRIPTOR] += c4 - c3, t[THUMBNAIL] += c5 - c4;

@@ -556,6 +556,65 @@ static int make_preview(const struct src_view *s, int orientation, int side,
     return PXS_OK;
 }
 
+/* Decode with libvips (hdr: the header opened by open_image(fmt, data,
+ * len, 1, sequential), consumed) to packed RGB in g_malloc'd *mem_out,
+ * CMYK converted the PIL way. Rotates per EXIF when rotate is set. */
+static int decode_vips(VipsImage *hdr, enum pxs_image_format fmt, const void *data, size_t len,
+                       int shrink, int rotate, uint8_t **mem_out, int *dw_out, int *dh_out,
+                       struct pxs_err *err) {
+    /* Decode pipeline. Rotation needs random access, the rest streams. The
+     * header was opened as a full-size sequential decode: reuse it when
+     * that is what is needed (saves a second loader and header parse). */
+    VipsImage *im = hdr;
+    if (shrink != 1 || rotate) {
+        g_object_unref(hdr);
+        im = open_image(fmt, data, len, shrink, rotate ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL);
+    }
+    if (!im) return pxs__image_vips_fail(err, PXS_ECORRUPT, "decode failed");
+    VipsObject *ctx = VIPS_OBJECT(vips_image_new());
+    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, N_TEMPS);
+    t[N_TEMPS - 1] = im; /* owned by ctx from here */
+    int k = 0, bands = 0;
+    VipsImage *x = to_8bit(im, t, &k, &bands);
+    if (x && rotate) {
+        if (vips_autorot(x, &t[k], NULL)) {
+            x = NULL;
+        } else {
+            x = t[k++];
+        }
+    }
+    if (!x) {
+        g_object_unref(ctx);
+        return pxs__image_vips_fail(err, PXS_ECORRUPT, "colour conversion failed");
+    }
+    size_t size = 0;
+    uint8_t *mem = vips_image_write_to_memory(x, &size);
+    int dw = x->Xsize, dh = x->Ysize;
+    g_object_unref(ctx);
+    if (!mem) return pxs__image_vips_fail(err, PXS_ECORRUPT, "decode failed");
+    pxs__image_vips_discard();
+    size_t want;
+    if (dw <= 0 || dh <= 0 || pxs_size_mul((size_t)dw * (size_t)bands, (size_t)dh, &want) != 0 ||
+        size != want) {
+        g_free(mem);
+        return pxs_errf(err, PXS_EINTERNAL, "libvips returned %zu bytes for %dx%d x%d", size, dw,
+                        dh, bands);
+    }
+    if (bands == 4) { /* CMYK -> RGB in place, PIL's formula */
+        size_t n = (size_t)dw * (size_t)dh;
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *p = mem + 4 * i;
+            int nk = 255 - p[3];
+            uint8_t r = cmyk_chan(p[0], nk), g = cmyk_chan(p[1], nk), b = cmyk_chan(p[2], nk);
+            mem[3 * i + 0] = r, mem[3 * i + 1] = g, mem[3 * i + 2] = b;
+        }
+    }
+    *mem_out = mem;
+    *dw_out = dw;
+    *dh_out = dh;
+    return PXS_OK;
+}
+
 int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preprocess *pp,
                         float *out, struct pxs_image_info *info, struct pxs_err *err) {
     return pxs_image_to_tensor_preview(data, len, pp, out, 0, NULL, info, err);
@@ -607,52 +666,17 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
     int shrink = 1;
     if (fmt == PXS_IMAGE_JPEG && !pp->no_shrink_on_load) shrink = pick_shrink(pp, ow, oh);
 
-    /* Decode pipeline. Rotation needs random access, the rest streams. The
-     * header was opened as a full-size sequential decode: reuse it when
-     * that is what is needed (saves a second loader and header parse). */
-    VipsImage *im = hdr;
-    if (shrink != 1 || rotate) {
+    /* The common JPEG case without rotation is decoded by libjpeg directly
+     * (same pixels, much less overhead); everything else by libvips. */
+    uint8_t *mem = NULL;
+    int dw = 0, dh = 0, vips_mem = 0;
+    if (fmt == PXS_IMAGE_JPEG && !rotate &&
+        pxs__image_jpeg_fast(data, len, shrink, w, h, &mem, &dw, &dh) == 0) {
         g_object_unref(hdr);
-        im = open_image(fmt, data, len, shrink, rotate ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL);
-    }
-    if (!im) return pxs__image_vips_fail(err, PXS_ECORRUPT, "decode failed");
-    VipsObject *ctx = VIPS_OBJECT(vips_image_new());
-    VipsImage **t = (VipsImage **)vips_object_local_array(ctx, N_TEMPS);
-    t[N_TEMPS - 1] = im; /* owned by ctx from here */
-    int k = 0, bands = 0;
-    VipsImage *x = to_8bit(im, t, &k, &bands);
-    if (x && rotate) {
-        if (vips_autorot(x, &t[k], NULL)) {
-            x = NULL;
-        } else {
-            x = t[k++];
-        }
-    }
-    if (!x) {
-        g_object_unref(ctx);
-        return pxs__image_vips_fail(err, PXS_ECORRUPT, "colour conversion failed");
-    }
-    size_t size = 0;
-    uint8_t *mem = vips_image_write_to_memory(x, &size);
-    int dw = x->Xsize, dh = x->Ysize;
-    g_object_unref(ctx);
-    if (!mem) return pxs__image_vips_fail(err, PXS_ECORRUPT, "decode failed");
-    pxs__image_vips_discard();
-    size_t want;
-    if (dw <= 0 || dh <= 0 || pxs_size_mul((size_t)dw * (size_t)bands, (size_t)dh, &want) != 0 ||
-        size != want) {
-        g_free(mem);
-        return pxs_errf(err, PXS_EINTERNAL, "libvips returned %zu bytes for %dx%d x%d", size, dw,
-                        dh, bands);
-    }
-    if (bands == 4) { /* CMYK -> RGB in place, PIL's formula */
-        size_t n = (size_t)dw * (size_t)dh;
-        for (size_t i = 0; i < n; i++) {
-            const uint8_t *p = mem + 4 * i;
-            int nk = 255 - p[3];
-            uint8_t r = cmyk_chan(p[0], nk), g = cmyk_chan(p[1], nk), b = cmyk_chan(p[2], nk);
-            mem[3 * i + 0] = r, mem[3 * i + 1] = g, mem[3 * i + 2] = b;
-        }
+    } else {
+        rc = decode_vips(hdr, fmt, data, len, shrink, rotate, &mem, &dw, &dh, err);
+        if (rc != PXS_OK) return rc;
+        vips_mem = 1;
     }
     struct src_view s = {mem,
                          dw,
@@ -662,12 +686,14 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
                          ow,
                          oh};
     if (shrink == 1 && (dw != ow || dh != oh)) {
-        g_free(mem);
-        return pxs_errf(err, PXS_EINTERNAL, "decoded %dx%d, header said %dx%d", dw, dh, ow, oh);
+        rc = pxs_errf(err, PXS_EINTERNAL, "decoded %dx%d, header said %dx%d", dw, dh, ow, oh);
+    } else {
+        rc = render(&s, pp, out, err);
+        /* s describes the decoded pixels (already rotated when pp asked for it). */
+        if (rc == PXS_OK && preview)
+            rc = make_preview(&s, rotate ? 1 : orientation, preview_side, preview, err);
     }
-    rc = render(&s, pp, out, err);
-    /* s describes the decoded pixels (already rotated when pp asked for it). */
-    if (rc == PXS_OK && preview) rc = make_preview(&s, rotate ? 1 : orientation, preview_side, preview, err);
-    g_free(mem);
+    if (vips_mem) g_free(mem);
+    else pxs_free(mem);
     return rc;
 }
