@@ -44,6 +44,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #define WORK_SIDE 128
@@ -285,8 +286,17 @@ static void soft_bin(float x, int n, int *b0, float *w0, int *b1) {
 /* Circular version for hue in [0,1). */
 static void soft_hue(float x, int n, int *b0, float *w0, int *b1) {
     float f = x * (float)n - 0.5f;
-    float fl = floorf(f);
-    int i = (int)fl;
+    /* floorf without the library call (baseline x86-64 has no roundss);
+     * exact for |f| < 2^24, where every float is an integer or has one
+     * below it that int holds */
+    int i;
+    if (f > -16777216.0f && f < 16777216.0f) {
+        i = (int)f;
+        if ((float)i > f) i--;
+    } else {
+        i = (int)floorf(f);
+    }
+    float fl = (float)i;
     *w0 = 1.0f - (f - fl);
     /* x in [0,1) gives i in -1..n-1: wrap without dividing (the hot path) */
     *b0 = i >= 0 && i < n ? i : i == -1 ? n - 1 : ((i % n) + n) % n;
@@ -366,6 +376,23 @@ static void colour_blocks(const struct work *wk, float *out) {
 
 /* ---- texture ---------------------------------------------------------- */
 
+/* riu2 bin of each 8-neighbour bit pattern (bit k = neighbour k in circular
+ * order): the number of ones when the circular pattern has at most two
+ * 0/1 transitions, else 9. */
+static uint8_t riu2_bin[256];
+static pthread_once_t riu2_once = PTHREAD_ONCE_INIT;
+
+static void riu2_init(void) {
+    for (unsigned code = 0; code < 256; code++) {
+        int ones = 0, trans = 0;
+        for (int k = 0; k < 8; k++) {
+            ones += (code >> k) & 1;
+            trans += ((code >> k) & 1) != ((code >> ((k + 1) % 8)) & 1);
+        }
+        riu2_bin[code] = (uint8_t)(trans <= 2 ? ones : 9);
+    }
+}
+
 /* One luminance plane: gradient magnitude in log bins (grad, 8), edge
  * orientation (ori, 16 bins over 180 degrees, magnitude-weighted, summed
  * across scales) and riu2 LBP (lbp, 10). grad and ori may be NULL. */
@@ -394,13 +421,10 @@ static void texture(const float *lum, int w, int h, float *grad, float *lbp, flo
                 ori[g0] += m * gw;
                 ori[g1] += m * (1 - gw);
             }
-            int bits[8], ones = 0, trans = 0;
-            for (int k = 0; k < 8; k++) {
-                bits[k] = c[nb[k][1] * w + nb[k][0]] >= c[0] + lbp_tol;
-                ones += bits[k];
-            }
-            for (int k = 0; k < 8; k++) trans += bits[k] != bits[(k + 1) % 8];
-            lbp[trans <= 2 ? ones : 9] += 1.0f;
+            const float thr = c[0] + lbp_tol;
+            unsigned code = 0;
+            for (int k = 0; k < 8; k++) code |= (unsigned)(c[nb[k][1] * w + nb[k][0]] >= thr) << k;
+            lbp[riu2_bin[code]] += 1.0f;
         }
 }
 
@@ -441,6 +465,7 @@ int pxs__image_descriptor_blocks(const struct pxs_image *img,
 
     colour_blocks(&wk, out);
     float ori[16] = {0};
+    pthread_once(&riu2_once, riu2_init);
     texture(wk.lum, wk.w, wk.h, out + GRAD_OFF, out + LBP_OFF, ori);
     texture(wk.lum2, wk.w2, wk.h2, out + GRAD_OFF + 8, out + LBP_OFF + 10, ori);
     texture(wk.lum4, wk.w4, wk.h4, NULL, out + LBP_OFF + 20, NULL);
