@@ -11,6 +11,9 @@
 # ratio; and, because the machine is often shared, the CPU seconds each
 # spent per image (user + system, less sensitive to other load than wall
 # time) and that ratio. Command: bench/ingest.sh [PIXSEEK_BIN]   (about 5-10 minutes)
+# Environment: INDEX_ARGS extra `pixseek index` options (e.g. "--batch 16",
+# or a precision option), SETS=corel1k|large|"corel1k large" (default both),
+# LARGE_N, WORK, PORT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -43,7 +46,16 @@ if [[ $(ls "$large" 2>/dev/null | wc -l) -ne $LARGE_N ]]; then
     vips resize "$shared/data/corel1k_wang/images/$((i * 16)).jpg" "$large/big_$i.jpg[Q=90]" 11.08 >/dev/null
   done
 fi
-sets=("corel1k:$shared/data/corel1k_wang/images" "large:$large")
+sets=()
+for name in ${SETS:-corel1k large}; do
+  case $name in
+    corel1k) sets+=("corel1k:$shared/data/corel1k_wang/images") ;;
+    large) sets+=("large:$large") ;;
+    *) echo "bench/ingest.sh: unknown set '$name' in SETS (corel1k, large)" >&2; exit 2 ;;
+  esac
+done
+read -r -a index_args <<<"${INDEX_ARGS:-}"
+[[ ${#index_args[@]} -gt 0 ]] && echo "pixseek index options: ${index_args[*]}"
 
 declare -A rate rss cpu
 TICKS=$(getconf CLK_TCK)
@@ -54,7 +66,8 @@ run_pixseek() { # name dir
   local t0 t1
   t0=$(date +%s.%N)
   /usr/bin/time -f "%M %U %S" -o "$work/rss.txt" "$bin" index --quiet --data "$data" \
-    --model "$shared/models/mobilenet_v2_embed.onnx" --model-config "$root/models/mobilenet_v2_embed.onnx.json" "$2" 2>/dev/null
+    --model "$shared/models/mobilenet_v2_embed.onnx" --model-config "$root/models/mobilenet_v2_embed.onnx.json" \
+    ${index_args[@]+"${index_args[@]}"} "$2" 2>"$work/pixseek.err" || { cat "$work/pixseek.err" >&2; exit 1; }
   t1=$(date +%s.%N)
   local n
   n=$(find "$2" -type f | wc -l)

@@ -18,7 +18,7 @@ make -s -j2 BUILD="$BUILD" $objs
 # shellcheck disable=SC2086
 $CC -std=c11 -D_GNU_SOURCE -O2 -g -Iinclude -Isrc -Wall -Wextra -Werror -Wshadow -Wvla \
     -Wstrict-prototypes $(pkg-config --cflags vips) -pthread \
-    bench/preprocess_eval.c $objs $(pkg-config --libs vips libxxhash) -lm -pthread \
+    bench/preprocess_eval.c $objs $(pkg-config --libs vips libxxhash libjpeg) -lm -pthread \
     -o "$BUILD/preprocess_eval"
 echo "built $BUILD/preprocess_eval"
 [ $# -gt 0 ] && exec "$BUILD/preprocess_eval" "$@"

@@ -33,13 +33,18 @@
  * Tried and dropped: colour coherence, luminance histogram, contrast-
  * normalised gradient histogram (no gain).
  *
- * Cost: O(source pixels) for resampling plus O(WORK_SIDE^2) for the blocks;
- * one pxs_malloc of about 300 KB of scratch whatever the source size.
+ * Cost: O(source pixels) for resampling (each source row is resampled
+ * horizontally once) plus O(WORK_SIDE^2) for the blocks; one pxs_malloc of
+ * scratch: about 300 KB plus a ring of horizontally resampled rows as tall
+ * as the vertical filter (a few KB for previews, O(source height /
+ * WORK_SIDE) rows in general) and the source width's tap weights.
  * Deterministic: no threads, no randomness, fixed evaluation order.
  */
 #include "image_int.h"
 
+#include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #define WORK_SIDE 128
@@ -111,10 +116,24 @@ struct work {
     float *lum2;     /* w2*h2 */
     float *lum4;     /* w4*h4 */
     struct span *hs; /* w */
+    float *hw;       /* the horizontal tap weights, span after span */
+    int ring_rows;   /* >= the taps of any vertical span */
+    int *ring_src;   /* ring_rows: source row held by each ring slot */
+    float *ring;     /* ring_rows x w x 3: horizontally resampled source rows */
     void *mem;
 };
 
 static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Taps of all horizontal spans from src_w source columns to w. */
+static size_t span_taps(int src_w, int w) {
+    size_t n = 0;
+    for (int x = 0; x < w; x++) {
+        struct span sp = make_span((double)src_w / w, x);
+        n += (size_t)(sp.hi - sp.lo + 1);
+    }
+    return n;
+}
 
 static int work_alloc(struct work *wk, int src_w, int src_h, struct pxs_err *err) {
     int longer = src_w > src_h ? src_w : src_h;
@@ -127,12 +146,20 @@ static int work_alloc(struct work *wk, int src_w, int src_h, struct pxs_err *err
     wk->w4 = wk->w2 / 2;
     wk->h4 = wk->h2 / 2;
     size_t n = (size_t)wk->w * wk->h;
+    int ring_rows = 0;
+    for (int y = 0; y < wk->h; y++) {
+        struct span vs = make_span((double)src_h / wk->h, y);
+        if (vs.hi - vs.lo + 1 > ring_rows) ring_rows = vs.hi - vs.lo + 1;
+    }
     size_t sizes[] = {
         align16(n * 3 * sizeof(float)),                   /* rgb */
         align16(n * sizeof(float)),                       /* lum */
         align16((size_t)wk->w2 * wk->h2 * sizeof(float)), /* lum2 */
         align16((size_t)wk->w4 * wk->h4 * sizeof(float)), /* lum4 */
         align16((size_t)wk->w * sizeof(struct span)),     /* hs */
+        align16(span_taps(src_w, wk->w) * sizeof(float)), /* hw */
+        align16((size_t)ring_rows * sizeof(int)),         /* ring_src */
+        align16((size_t)ring_rows * wk->w * 3 * sizeof(float)), /* ring */
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
@@ -148,6 +175,13 @@ static int work_alloc(struct work *wk, int src_w, int src_h, struct pxs_err *err
     wk->lum4 = (float *)p;
     p += sizes[3];
     wk->hs = (struct span *)(void *)p;
+    p += sizes[4];
+    wk->hw = (float *)(void *)p;
+    p += sizes[5];
+    wk->ring_src = (int *)(void *)p;
+    p += sizes[6];
+    wk->ring = (float *)(void *)p;
+    wk->ring_rows = ring_rows;
     return PXS_OK;
 }
 
@@ -160,32 +194,62 @@ static void halve(const float *src, int sw, float *dst, int dw, int dh) {
         }
 }
 
+/* dst[j] += w * src[j], j < n; in blocks so that compilers vectorise it
+ * (each element's arithmetic is unchanged). */
+static void add_scaled(float *restrict dst, const float *restrict src, float w, size_t n) {
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int q = 0; q < 16; q++) dst[j + q] += w * src[j + q];
+    for (; j < n; j++) dst[j] += w * src[j];
+}
+
+/* Horizontal pass of source row sy (clamped to the image) into out
+ * (w x 3 floats): the taps of hs[x] weighted by hw, left to right. */
+static void resample_row(const struct work *wk, const struct pxs_image *img, int sy, float *out) {
+    const uint8_t *row = img->pixels + (size_t)clampi(sy, 0, img->height - 1) * img->width * 3;
+    const float *wx = wk->hw;
+    for (int x = 0; x < wk->w; x++) {
+        const struct span *hs = &wk->hs[x];
+        float r = 0, g = 0, b = 0;
+        for (int sx_i = hs->lo; sx_i <= hs->hi; sx_i++, wx++) {
+            const uint8_t *px = row + (size_t)clampi(sx_i, 0, img->width - 1) * 3;
+            r += *wx * px[0];
+            g += *wx * px[1];
+            b += *wx * px[2];
+        }
+        out[x * 3 + 0] = r;
+        out[x * 3 + 1] = g;
+        out[x * 3 + 2] = b;
+    }
+}
+
+/* Each source row is resampled horizontally once and kept in a ring of
+ * wk->ring_rows rows (the vertical spans of consecutive outputs overlap);
+ * the tap weights are computed once per column. The arithmetic, and its
+ * order, is that of the direct double loop, so the result is the same. */
 static void resample(struct work *wk, const struct pxs_image *img) {
     double sx = (double)img->width / wk->w, sy = (double)img->height / wk->h;
-    for (int x = 0; x < wk->w; x++) wk->hs[x] = make_span(sx, x);
-    size_t stride = (size_t)img->width * 3;
+    float *wx = wk->hw;
+    for (int x = 0; x < wk->w; x++) {
+        wk->hs[x] = make_span(sx, x);
+        for (int sx_i = wk->hs[x].lo; sx_i <= wk->hs[x].hi; sx_i++) *wx++ = span_weight(&wk->hs[x], sx_i);
+    }
+    for (int i = 0; i < wk->ring_rows; i++) wk->ring_src[i] = INT_MIN;
+    const size_t rw = (size_t)wk->w * 3;
     for (int y = 0; y < wk->h; y++) {
-        float *dst = wk->rgb + (size_t)y * wk->w * 3;
-        memset(dst, 0, (size_t)wk->w * 3 * sizeof(float));
+        float *dst = wk->rgb + (size_t)y * rw;
+        memset(dst, 0, rw * sizeof(float));
         struct span vs = make_span(sy, y);
         for (int sy_i = vs.lo; sy_i <= vs.hi; sy_i++) {
             float wy = span_weight(&vs, sy_i);
             if (wy <= 0) continue;
-            const uint8_t *row = img->pixels + (size_t)clampi(sy_i, 0, img->height - 1) * stride;
-            for (int x = 0; x < wk->w; x++) {
-                const struct span *hs = &wk->hs[x];
-                float r = 0, g = 0, b = 0;
-                for (int sx_i = hs->lo; sx_i <= hs->hi; sx_i++) {
-                    float wx = span_weight(hs, sx_i);
-                    const uint8_t *px = row + (size_t)clampi(sx_i, 0, img->width - 1) * 3;
-                    r += wx * px[0];
-                    g += wx * px[1];
-                    b += wx * px[2];
-                }
-                dst[x * 3 + 0] += wy * r;
-                dst[x * 3 + 1] += wy * g;
-                dst[x * 3 + 2] += wy * b;
+            int slot = (int)(((long)sy_i % wk->ring_rows + wk->ring_rows) % wk->ring_rows);
+            float *hrow = wk->ring + (size_t)slot * rw;
+            if (wk->ring_src[slot] != sy_i) {
+                resample_row(wk, img, sy_i, hrow);
+                wk->ring_src[slot] = sy_i;
             }
+            add_scaled(dst, hrow, wy, rw);
         }
     }
     size_t n = (size_t)wk->w * wk->h;
@@ -222,11 +286,21 @@ static void soft_bin(float x, int n, int *b0, float *w0, int *b1) {
 /* Circular version for hue in [0,1). */
 static void soft_hue(float x, int n, int *b0, float *w0, int *b1) {
     float f = x * (float)n - 0.5f;
-    float fl = floorf(f);
-    int i = (int)fl;
+    /* floorf without the library call (baseline x86-64 has no roundss);
+     * exact for |f| < 2^24, where every float is an integer or has one
+     * below it that int holds */
+    int i;
+    if (f > -16777216.0f && f < 16777216.0f) {
+        i = (int)f;
+        if ((float)i > f) i--;
+    } else {
+        i = (int)floorf(f);
+    }
+    float fl = (float)i;
     *w0 = 1.0f - (f - fl);
-    *b0 = ((i % n) + n) % n;
-    *b1 = (*b0 + 1) % n;
+    /* x in [0,1) gives i in -1..n-1: wrap without dividing (the hot path) */
+    *b0 = i >= 0 && i < n ? i : i == -1 ? n - 1 : ((i % n) + n) % n;
+    *b1 = *b0 + 1 == n ? 0 : *b0 + 1;
 }
 
 struct hsv {
@@ -302,6 +376,23 @@ static void colour_blocks(const struct work *wk, float *out) {
 
 /* ---- texture ---------------------------------------------------------- */
 
+/* riu2 bin of each 8-neighbour bit pattern (bit k = neighbour k in circular
+ * order): the number of ones when the circular pattern has at most two
+ * 0/1 transitions, else 9. */
+static uint8_t riu2_bin[256];
+static pthread_once_t riu2_once = PTHREAD_ONCE_INIT;
+
+static void riu2_init(void) {
+    for (unsigned code = 0; code < 256; code++) {
+        int ones = 0, trans = 0;
+        for (int k = 0; k < 8; k++) {
+            ones += (code >> k) & 1;
+            trans += ((code >> k) & 1) != ((code >> ((k + 1) % 8)) & 1);
+        }
+        riu2_bin[code] = (uint8_t)(trans <= 2 ? ones : 9);
+    }
+}
+
 /* One luminance plane: gradient magnitude in log bins (grad, 8), edge
  * orientation (ori, 16 bins over 180 degrees, magnitude-weighted, summed
  * across scales) and riu2 LBP (lbp, 10). grad and ori may be NULL. */
@@ -330,13 +421,10 @@ static void texture(const float *lum, int w, int h, float *grad, float *lbp, flo
                 ori[g0] += m * gw;
                 ori[g1] += m * (1 - gw);
             }
-            int bits[8], ones = 0, trans = 0;
-            for (int k = 0; k < 8; k++) {
-                bits[k] = c[nb[k][1] * w + nb[k][0]] >= c[0] + lbp_tol;
-                ones += bits[k];
-            }
-            for (int k = 0; k < 8; k++) trans += bits[k] != bits[(k + 1) % 8];
-            lbp[trans <= 2 ? ones : 9] += 1.0f;
+            const float thr = c[0] + lbp_tol;
+            unsigned code = 0;
+            for (int k = 0; k < 8; k++) code |= (unsigned)(c[nb[k][1] * w + nb[k][0]] >= thr) << k;
+            lbp[riu2_bin[code]] += 1.0f;
         }
 }
 
@@ -377,6 +465,7 @@ int pxs__image_descriptor_blocks(const struct pxs_image *img,
 
     colour_blocks(&wk, out);
     float ori[16] = {0};
+    pthread_once(&riu2_once, riu2_init);
     texture(wk.lum, wk.w, wk.h, out + GRAD_OFF, out + LBP_OFF, ori);
     texture(wk.lum2, wk.w2, wk.h2, out + GRAD_OFF + 8, out + LBP_OFF + 10, ori);
     texture(wk.lum4, wk.w4, wk.h4, NULL, out + LBP_OFF + 20, NULL);

@@ -28,6 +28,13 @@ void pxs__image_info_clear(struct pxs_image_info *info);
 /* 1 if the format's expected loader is reached through the buffer API. */
 int pxs__image_loader_uses_buffer(enum pxs_image_format fmt);
 
+/* Decode a w x h JPEG (header already checked) to packed RGB with libjpeg
+ * directly (jpeg_fast.c). Returns 0 and a pxs_malloc'd *pixels, or -1 when
+ * it is not the simple case (shrink != 1, CMYK, warnings, errors): decode
+ * it with libvips then. */
+int pxs__image_jpeg_fast(const void *data, size_t len, int shrink, int w, int h, uint8_t **pixels,
+                         int *out_w, int *out_h);
+
 int pxs__image_vips_fail(struct pxs_err *err, int code, const char *what);
 /* Drop whatever libvips left in its error buffer after a call that
  * succeeded (some loaders log harmless messages there). */

@@ -180,11 +180,42 @@ static int axis_init(struct axis *a, int in_size, float in0, float in1, int64_t 
     return PXS_OK;
 }
 
-/* Accumulators are 64-bit: Pillow's are int, which only matters (as signed
- * overflow) for absurd downscale factors. */
-static inline uint8_t clip8(int64_t v) {
+/* Accumulators are unsigned 32-bit: the weights of one output are rounded
+ * from fractions summing to 1, so they add up to at most 2^22 + ksize/2,
+ * and with ksize <= VIPS_MAX_COORD + 3 the largest sum,
+ * 255 * (2^22 + ksize/2) + 2^21, stays below 2^32. (Pillow's are int, which
+ * only overflows for absurd downscale factors; the results are the same
+ * whenever Pillow's do not overflow.) */
+_Static_assert(255ull * ((1ull << PREC_BITS) + (VIPS_MAX_COORD + 4ull) / 2) + (1ull << (PREC_BITS - 1)) <
+                   (1ull << 32),
+               "resampling accumulators can overflow");
+static inline uint8_t clip8(uint32_t v) {
     v >>= PREC_BITS;
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    return (uint8_t)(v > 255 ? 255 : v);
+}
+
+/* acc[j] += row[j] * k for j < n. Written in blocks of 16 with restrict
+ * pointers so that compilers vectorise it at -O2. */
+static void mac_row(uint32_t *restrict acc, const uint8_t *restrict row, uint32_t k, size_t n) {
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int q = 0; q < 16; q++) acc[j + q] += row[j + q] * k;
+    for (; j < n; j++) acc[j] += row[j] * k;
+}
+
+/* out[j] = clip8(acc[j]), then acc[j] = the rounding term, for j < n. */
+static void clip_row(uint32_t *restrict acc, uint8_t *restrict out, size_t n) {
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int q = 0; q < 16; q++) {
+            uint32_t v = acc[j + q] >> PREC_BITS;
+            out[j + q] = (uint8_t)(v > 255 ? 255 : v);
+            acc[j + q] = 1u << (PREC_BITS - 1);
+        }
+    for (; j < n; j++) {
+        out[j] = clip8(acc[j]);
+        acc[j] = 1u << (PREC_BITS - 1);
+    }
 }
 
 /* The source as the resampler sees it. */
@@ -242,11 +273,12 @@ static int resample_region(const struct src_view *s, int64_t rw, int64_t rh, int
                 const int32_t *k = ax.k + (size_t)j * ax.ksize;
                 const uint8_t *p = in + (size_t)ax.bounds[2 * j] * 3;
                 int cnt = ax.bounds[2 * j + 1];
-                int64_t s0 = 1 << (PREC_BITS - 1), s1 = s0, s2 = s0;
+                uint32_t s0 = 1u << (PREC_BITS - 1), s1 = s0, s2 = s0;
                 for (int x = 0; x < cnt; x++) {
-                    s0 += (int64_t)p[3 * x + 0] * k[x];
-                    s1 += (int64_t)p[3 * x + 1] * k[x];
-                    s2 += (int64_t)p[3 * x + 2] * k[x];
+                    uint32_t kx = (uint32_t)k[x];
+                    s0 += p[3 * x + 0] * kx;
+                    s1 += p[3 * x + 1] * kx;
+                    s2 += p[3 * x + 2] * kx;
                 }
                 o[3 * j + 0] = clip8(s0);
                 o[3 * j + 1] = clip8(s1);
@@ -261,16 +293,21 @@ static int resample_region(const struct src_view *s, int64_t rw, int64_t rh, int
 
     const size_t ostride = (size_t)nx * 3;
     if (need_v) {
+        /* Row by row, so the inner loop runs along a row (vectorises). */
+        uint32_t *acc = pxs_mallocarray(ostride, sizeof *acc);
+        if (!acc) {
+            rc = pxs_errf(err, PXS_ENOMEM, "preprocess: out of memory");
+            goto done;
+        }
+        for (size_t j = 0; j < ostride; j++) acc[j] = 1u << (PREC_BITS - 1);
         for (int i = 0; i < ny; i++) {
             const int32_t *k = ay.k + (size_t)i * ay.ksize;
             int ymin = ay.bounds[2 * i] - r0, cnt = ay.bounds[2 * i + 1];
-            uint8_t *o = reg + (size_t)i * ostride;
-            for (size_t j = 0; j < ostride; j++) {
-                int64_t acc = 1 << (PREC_BITS - 1);
-                for (int y = 0; y < cnt; y++) acc += (int64_t)rows[(size_t)(ymin + y) * rstride + j] * k[y];
-                o[j] = clip8(acc);
-            }
+            for (int y = 0; y < cnt; y++)
+                mac_row(acc, rows + (size_t)(ymin + y) * rstride, (uint32_t)k[y], ostride);
+            clip_row(acc, reg + (size_t)i * ostride, ostride);
         }
+        pxs_free(acc);
     } else {
         for (int i = 0; i < ny; i++)
             memcpy(reg + (size_t)i * ostride, rows + (size_t)i * rstride, ostride);
@@ -519,56 +556,20 @@ static int make_preview(const struct src_view *s, int orientation, int side,
     return PXS_OK;
 }
 
-int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preprocess *pp,
-                        float *out, struct pxs_image_info *info, struct pxs_err *err) {
-    return pxs_image_to_tensor_preview(data, len, pp, out, 0, NULL, info, err);
-}
-
-int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_preprocess *pp,
-                                float *out, int preview_side, struct pxs_image *preview,
-                                struct pxs_image_info *info, struct pxs_err *err) {
-    if (preview) preview->width = preview->height = 0, preview->pixels = NULL;
-    if (preview && (preview_side < 1 || preview_side > PP_MAX_SIDE))
-        return pxs_errf(err, PXS_EINVAL, "preview side %d is not in 1..%d", preview_side, PP_MAX_SIDE);
-    pxs__image_info_clear(info);
-    int rc = pxs_preprocess_validate(pp, err);
-    if (rc != PXS_OK) return rc;
-    if (!out) return pxs_errf(err, PXS_EINVAL, "pxs_image_to_tensor: out is NULL");
-    if (!data && len > 0) return pxs_errf(err, PXS_EINVAL, "pxs_image_to_tensor: data is NULL");
-    if (len == 0) return pxs_errf(err, PXS_EINVAL, "empty file");
-    uint64_t max_pixels = pp->max_pixels ? pp->max_pixels : PXS_IMAGE_MAX_PIXELS;
-
-    enum pxs_image_format fmt;
-    rc = pxs__image_precheck(data, len, &fmt, err);
-    if (info && fmt != PXS_IMAGE_UNKNOWN) info->format = fmt;
-    if (rc != PXS_OK) return rc;
-
-    /* Header: size, orientation, limits. */
-    VipsImage *hdr = open_image(fmt, data, len, 1, VIPS_ACCESS_SEQUENTIAL);
-    if (!hdr) {
-        char what[64];
-        snprintf(what, sizeof what, "damaged %s header", pxs_image_format_name(fmt));
-        return pxs__image_vips_fail(err, PXS_ECORRUPT, what);
+/* Decode with libvips (hdr: the header opened by open_image(fmt, data,
+ * len, 1, sequential), consumed) to packed RGB in g_malloc'd *mem_out,
+ * CMYK converted the PIL way. Rotates per EXIF when rotate is set. */
+static int decode_vips(VipsImage *hdr, enum pxs_image_format fmt, const void *data, size_t len,
+                       int shrink, int rotate, uint8_t **mem_out, int *dw_out, int *dh_out,
+                       struct pxs_err *err) {
+    /* Decode pipeline. Rotation needs random access, the rest streams. The
+     * header was opened as a full-size sequential decode: reuse it when
+     * that is what is needed (saves a second loader and header parse). */
+    VipsImage *im = hdr;
+    if (shrink != 1 || rotate) {
+        g_object_unref(hdr);
+        im = open_image(fmt, data, len, shrink, rotate ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL);
     }
-    int w, h, orientation;
-    pxs__image_read_exif(hdr, info);
-    rc = pxs__image_header_check(hdr, fmt, max_pixels, &w, &h, &orientation, err);
-    if (rc != PXS_OK) return rc;
-    const int swap = orientation >= 5;
-    if (info) {
-        info->width = swap ? h : w;
-        info->height = swap ? w : h;
-        info->orientation = orientation;
-    }
-    const int rotate = pp->apply_orientation && orientation != 1;
-    const int ow = rotate && swap ? h : w, oh = rotate && swap ? w : h; /* geometry source */
-
-    int shrink = 1;
-    if (fmt == PXS_IMAGE_JPEG && !pp->no_shrink_on_load) shrink = pick_shrink(pp, ow, oh);
-
-    /* Decode pipeline. Rotation needs random access, the rest streams. */
-    VipsImage *im = open_image(fmt, data, len, shrink,
-                               rotate ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL);
     if (!im) return pxs__image_vips_fail(err, PXS_ECORRUPT, "decode failed");
     VipsObject *ctx = VIPS_OBJECT(vips_image_new());
     VipsImage **t = (VipsImage **)vips_object_local_array(ctx, N_TEMPS);
@@ -608,6 +609,75 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
             mem[3 * i + 0] = r, mem[3 * i + 1] = g, mem[3 * i + 2] = b;
         }
     }
+    *mem_out = mem;
+    *dw_out = dw;
+    *dh_out = dh;
+    return PXS_OK;
+}
+
+int pxs_image_to_tensor(const void *data, size_t len, const struct pxs_preprocess *pp,
+                        float *out, struct pxs_image_info *info, struct pxs_err *err) {
+    return pxs_image_to_tensor_preview(data, len, pp, out, 0, NULL, info, err);
+}
+
+int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_preprocess *pp,
+                                float *out, int preview_side, struct pxs_image *preview,
+                                struct pxs_image_info *info, struct pxs_err *err) {
+    if (preview) preview->width = preview->height = 0, preview->pixels = NULL;
+    if (preview && (preview_side < 1 || preview_side > PP_MAX_SIDE))
+        return pxs_errf(err, PXS_EINVAL, "preview side %d is not in 1..%d", preview_side, PP_MAX_SIDE);
+    pxs__image_info_clear(info);
+    int rc = pxs_preprocess_validate(pp, err);
+    if (rc != PXS_OK) return rc;
+    if (!out) return pxs_errf(err, PXS_EINVAL, "pxs_image_to_tensor: out is NULL");
+    if (!data && len > 0) return pxs_errf(err, PXS_EINVAL, "pxs_image_to_tensor: data is NULL");
+    if (len == 0) return pxs_errf(err, PXS_EINVAL, "empty file");
+    uint64_t max_pixels = pp->max_pixels ? pp->max_pixels : PXS_IMAGE_MAX_PIXELS;
+
+    enum pxs_image_format fmt;
+    rc = pxs__image_precheck(data, len, &fmt, err);
+    if (info && fmt != PXS_IMAGE_UNKNOWN) info->format = fmt;
+    if (rc != PXS_OK) return rc;
+
+    /* Header: size, orientation, limits. */
+    VipsImage *hdr = open_image(fmt, data, len, 1, VIPS_ACCESS_SEQUENTIAL);
+    if (!hdr) {
+        char what[64];
+        snprintf(what, sizeof what, "damaged %s header", pxs_image_format_name(fmt));
+        return pxs__image_vips_fail(err, PXS_ECORRUPT, what);
+    }
+    int w, h, orientation;
+    pxs__image_read_exif(hdr, info);
+    g_object_ref(hdr); /* header_check drops one reference; hdr may be the decoder below */
+    rc = pxs__image_header_check(hdr, fmt, max_pixels, &w, &h, &orientation, err);
+    if (rc != PXS_OK) {
+        g_object_unref(hdr);
+        return rc;
+    }
+    const int swap = orientation >= 5;
+    if (info) {
+        info->width = swap ? h : w;
+        info->height = swap ? w : h;
+        info->orientation = orientation;
+    }
+    const int rotate = pp->apply_orientation && orientation != 1;
+    const int ow = rotate && swap ? h : w, oh = rotate && swap ? w : h; /* geometry source */
+
+    int shrink = 1;
+    if (fmt == PXS_IMAGE_JPEG && !pp->no_shrink_on_load) shrink = pick_shrink(pp, ow, oh);
+
+    /* The common JPEG case without rotation is decoded by libjpeg directly
+     * (same pixels, much less overhead); everything else by libvips. */
+    uint8_t *mem = NULL;
+    int dw = 0, dh = 0, vips_mem = 0;
+    if (fmt == PXS_IMAGE_JPEG && !rotate &&
+        pxs__image_jpeg_fast(data, len, shrink, w, h, &mem, &dw, &dh) == 0) {
+        g_object_unref(hdr);
+    } else {
+        rc = decode_vips(hdr, fmt, data, len, shrink, rotate, &mem, &dw, &dh, err);
+        if (rc != PXS_OK) return rc;
+        vips_mem = 1;
+    }
     struct src_view s = {mem,
                          dw,
                          dh,
@@ -616,12 +686,14 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
                          ow,
                          oh};
     if (shrink == 1 && (dw != ow || dh != oh)) {
-        g_free(mem);
-        return pxs_errf(err, PXS_EINTERNAL, "decoded %dx%d, header said %dx%d", dw, dh, ow, oh);
+        rc = pxs_errf(err, PXS_EINTERNAL, "decoded %dx%d, header said %dx%d", dw, dh, ow, oh);
+    } else {
+        rc = render(&s, pp, out, err);
+        /* s describes the decoded pixels (already rotated when pp asked for it). */
+        if (rc == PXS_OK && preview)
+            rc = make_preview(&s, rotate ? 1 : orientation, preview_side, preview, err);
     }
-    rc = render(&s, pp, out, err);
-    /* s describes the decoded pixels (already rotated when pp asked for it). */
-    if (rc == PXS_OK && preview) rc = make_preview(&s, rotate ? 1 : orientation, preview_side, preview, err);
-    g_free(mem);
+    if (vips_mem) g_free(mem);
+    else pxs_free(mem);
     return rc;
 }

@@ -435,6 +435,58 @@ PXS_TEST(preprocess_grey_and_alpha_like_pil) {
     CHECK_EQ_INT((int)t[32], 20);
 }
 
+/* Full-size JPEGs are decoded by libjpeg directly (jpeg_fast.c), the rest
+ * by libvips: both must give libvips' pixels, for RGB, grey, progressive
+ * and 4:4:4 files and for odd sizes (partial MCUs). */
+PXS_TEST(preprocess_jpeg_fast_path_matches_libvips) {
+    INIT_OR_FAIL();
+    static const struct {
+        int w, h, bands;
+        const char *suffix;
+    } cases[] = {
+        {37, 23, 3, ".jpg[Q=85]"}, {40, 33, 3, ".jpg[Q=95,interlace]"},
+        {19, 50, 1, ".jpg[Q=80]"}, {64, 48, 3, ".jpg[Q=75,subsample-mode=on]"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int w = cases[k].w, h = cases[k].h;
+        uint8_t *rgb = make_pattern(w, h);
+        CHECK(rgb);
+        uint8_t *pix = rgb;
+        uint8_t grey[64 * 64];
+        if (cases[k].bands == 1) {
+            for (int i = 0; i < w * h; i++) grey[i] = rgb[3 * i];
+            pix = grey;
+        }
+        size_t len;
+        void *jpg = encode(pix, w, h, cases[k].bands, cases[k].suffix, 0, &len);
+        pxs_free(rgb);
+        CHECK(jpg);
+        /* libvips' own decode */
+        VipsImage *im = vips_image_new_from_buffer(jpg, len, "", NULL);
+        CHECK(im);
+        size_t size = 0;
+        uint8_t *ref = vips_image_write_to_memory(im, &size);
+        int bands = im->Bands;
+        g_object_unref(im);
+        CHECK(ref && size == (size_t)w * h * bands);
+        struct pxs_preprocess pp;
+        pp_raw(&pp, w, h, 1, PXS_RESIZE_SQUASH); /* same size: no resampling */
+        float *t = pxs_malloc((size_t)3 * w * h * sizeof(float));
+        CHECK(t);
+        struct pxs_err err = {0};
+        int rc = pxs_image_to_tensor(jpg, len, &pp, t, NULL, &err);
+        g_free(jpg);
+        CHECK_OK(rc, &err);
+        int bad = 0;
+        for (int i = 0; i < w * h; i++)
+            for (int c = 0; c < 3; c++)
+                bad += t[(size_t)c * w * h + i] != (float)ref[(size_t)i * bands + (bands == 1 ? 0 : c)];
+        CHECK_MSG(bad == 0, "case %zu (%s): %d samples differ from libvips", k, cases[k].suffix, bad);
+        g_free(ref);
+        pxs_free(t);
+    }
+}
+
 PXS_TEST(preprocess_exif_orientation_ignored_unless_asked) {
     INIT_OR_FAIL();
     /* 60x40 landscape, left half dark, right half bright, stored with
