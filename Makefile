@@ -17,7 +17,7 @@ CC ?= cc
 CCNAME := $(notdir $(firstword $(CC)))
 BUILD ?= build/$(MODE)-$(CCNAME)
 
-PKGS := vips lmdb libmicrohttpd libcjson libxxhash zlib
+PKGS := vips lmdb libmicrohttpd libcjson libxxhash zlib libjpeg
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 
