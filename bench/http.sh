@@ -11,10 +11,14 @@
 # then for each server: start it on 127.0.0.1, warm up, run wrk at each concurrency with bench/http_search.lua
 # (multipart upload: decode + MobileNetV2 + search; pixseek searches its HNSW image index, the
 # peer its FAISS IndexFlatIP), and for pixseek also bench/http_byid.lua (POST
-# /api/search {"id"}: search only, no embedding; the peer has no such route). Prints p50/p99 latency, req/s,
-# errors and server RSS before/after, and the pixseek/peer ratios.
+# /api/search {"id"}: search only, no embedding; the peer has no such route). Per point: req/s, p50/p99,
+# errors (socket errors + non-2xx), server RSS at the start and end of the point, server CPU ms per
+# request (user+sys of the whole process over the point: a load-independent cost), and for pixseek
+# uploads where a query's time went (/metrics: decode+preprocess, queue wait, model run; ms per query).
+# Ends with summary lines: pixseek/peer req/s ratios and the issue's targets, each "met" or "NOT met".
 # Env: DURATION [30] CONCURRENCY ["1 8 64"] N_TOTAL [100000] PORT [18080] SEED_PORT [15080]
 #      SEED_MODE [batched] (the peer's non-straw-man mode; "single" = tutorial code path) WORK [/tmp/pixseek-bench-http]
+#      SERVE_ARGS [none] extra `pixseek serve` options: SERVE_ARGS="--threads 2 --query-batch 8" bench/http.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -68,36 +72,63 @@ if [[ ! -f $SEED_REPLICA_WEIGHTS ]]; then
 fi
 
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# query_seconds URL: "decode wait model embeddings" from pixseek's /metrics (zeros for the peer)
+query_seconds() {
+  curl -s "$1/metrics" 2>/dev/null | awk '
+    $1 == "pixseek_query_decode_seconds_total" {d = $2} $1 == "pixseek_query_wait_seconds_total" {w = $2}
+    $1 == "pixseek_query_model_seconds_total" {m = $2} $1 == "pixseek_query_embeddings_total" {n = $2}
+    END {printf "%s %s %s %s\n", d + 0, w + 0, m + 0, n + 0}'
+}
 # (the first pixseek start after the fill builds the HNSW index and writes <data>/indexes/images.pxi)
 wait_up() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; return 1; }
 results=()
-# run NAME LUA ARGS... : wrk at every concurrency, appends "name c rps p50 p99 errors"
+# run NAME PID URL LUA ARGS... : wrk at every concurrency; appends
+# "name c rps p50 p99 errors rss_start rss_end cpu_ms_per_req decode_ms wait_ms model_ms"
 run() {
-  local name=$1 url=$2 lua=$3; shift 3
+  local name=$1 pid=$2 url=$3 lua=$4; shift 4
   for c in $CONCURRENCY; do
     local t=$(( c < 2 ? 1 : 2 ))
-    local out
+    local out rss0 rss1 cpu0 cpu1 q0 q1 row rps p50 p99 err r0 r1 cpu dec wt mdl
+    rss0=$(rss_mb "$pid"); cpu0=$(cpu_ticks "$pid"); q0=$(query_seconds "$url")
     out=$(wrk -t$t -c"$c" -d"${DURATION}s" --timeout 10s -s "$lua" "$url" -- "$@" | grep WRK_JSON | sed 's/WRK_JSON //')
-    local row
-    row=$($PY -c "import json,sys; d=json.loads(sys.argv[1]); print('%.1f %.2f %.2f %d' % (d['rps'], d['p50_ms'], d['p99_ms'], d['errors'] + d['non2xx']))" "$out")
+    rss1=$(rss_mb "$pid"); cpu1=$(cpu_ticks "$pid"); q1=$(query_seconds "$url")
+    row=$($PY - "$out" "$rss0" "$rss1" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" "$q0" "$q1" <<'PYEOF'
+import json, sys
+d = json.loads(sys.argv[1])
+rss0, rss1, cpu0, cpu1, tck = (float(x) for x in sys.argv[2:7])
+q0, q1 = ([float(x) for x in a.split()] for a in sys.argv[7:9])
+n = max(d["requests"], 1)
+nq = q1[3] - q0[3]
+per_q = ["%.2f" % ((q1[i] - q0[i]) * 1e3 / nq) if nq > 0 else "-" for i in range(3)]
+print("%.1f %.2f %.2f %d %d %d %.2f %s" % (d["rps"], d["p50_ms"], d["p99_ms"], d["errors"] + d["non2xx"],
+      rss0, rss1, (cpu1 - cpu0) / tck * 1e3 / n, " ".join(per_q)))
+PYEOF
+)
     results+=("$name $c $row")
-    printf '  %-24s c=%-3s %s\n' "$name" "$c" "$row"
+    read -r rps p50 p99 err r0 r1 cpu dec wt mdl <<<"$row"
+    printf '  %-16s c=%-3s %8s req/s  p50 %7s ms  p99 %7s ms  errors %s  RSS %s -> %s MB  CPU %s ms/req' \
+      "$name" "$c" "$rps" "$p50" "$p99" "$err" "$r0" "$r1" "$cpu"
+    if [[ $dec == - ]]; then echo; else echo "  (per query: decode $dec, wait $wt, model $mdl ms)"; fi
   done
 }
 
 # ---- pixseek ------------------------------------------------------------------------------------------
 t_start=$(date +%s.%N)
-"$BIN" serve --data "$WORK/px" --port "$PORT" 2>"$WORK/px.log" &
+# shellcheck disable=SC2086
+"$BIN" serve --data "$WORK/px" --port "$PORT" ${SERVE_ARGS:-} 2>"$WORK/px.log" &
 px=$!
 trap 'kill $px 2>/dev/null || true; [[ -n ${sp:-} ]] && kill $sp 2>/dev/null || true' EXIT
 wait_up "http://127.0.0.1:$PORT/healthz" || { cat "$WORK/px.log"; exit 1; }
 count=$(curl -s -X POST "http://127.0.0.1:$PORT/img/count")
 itype=$(curl -s "http://127.0.0.1:$PORT/api/stats" | $PY -c "import json,sys; print(json.load(sys.stdin).get('index_type','?'))")
-echo "pixseek: $count vectors, $itype index, up in $(echo "$(date +%s.%N) - $t_start" | bc | cut -c1-5) s; RSS $(rss_mb $px) MB at start"
-wrk -t1 -c2 -d3s -s bench/http_search.lua "http://127.0.0.1:$PORT" -- "$WORK/queries.txt" >/dev/null
+echo "pixseek serve ${SERVE_ARGS:-}: $count vectors, $itype index, up in $(echo "$(date +%s.%N) - $t_start" | bc | cut -c1-5) s; RSS $(rss_mb $px) MB at start"
+cmax=$(printf '%s\n' $CONCURRENCY | sort -n | tail -1)
+# warm-up at the highest concurrency: every model instance and arena the run will use exists before it
+wrk -t$(( cmax < 2 ? 1 : 2 )) -c"$cmax" -d5s --timeout 10s -s bench/http_search.lua "http://127.0.0.1:$PORT" -- "$WORK/queries.txt" >/dev/null
 px_rss0=$(rss_mb $px)
-run pixseek-upload "http://127.0.0.1:$PORT" bench/http_search.lua "$WORK/queries.txt" 10
-run pixseek-by-id "http://127.0.0.1:$PORT" bench/http_byid.lua "$count" 10
+run pixseek-upload $px "http://127.0.0.1:$PORT" bench/http_search.lua "$WORK/queries.txt" 10
+run pixseek-by-id $px "http://127.0.0.1:$PORT" bench/http_byid.lua "$count" 10
 px_rss1=$(rss_mb $px)
 kill $px; wait $px 2>/dev/null || true
 
@@ -110,28 +141,56 @@ spid=$(pgrep -P $sp -f server.py || echo $sp)
 echo "seed ($SEED_MODE): $(curl -s -X POST "http://127.0.0.1:$SEED_PORT/img/count") vectors"
 wrk -t1 -c2 -d3s -s bench/http_search.lua "http://127.0.0.1:$SEED_PORT" -- "$WORK/queries.txt" >/dev/null
 sd_rss0=$(rss_mb $spid)
-run seed-upload "http://127.0.0.1:$SEED_PORT" bench/http_search.lua "$WORK/queries.txt" 10
+run seed-upload "$spid" "http://127.0.0.1:$SEED_PORT" bench/http_search.lua "$WORK/queries.txt" 10
 sd_rss1=$(rss_mb $spid)
 kill $sp 2>/dev/null; wait $sp 2>/dev/null || true
 
-# ---- table ----------------------------------------------------------------------------------------------------
+# ---- table and summary ----------------------------------------------------------------------------------------
 echo
-echo "| server | route | c | req/s | p50 ms | p99 ms | errors |"
-echo "|---|---|---|---|---|---|---|"
+echo "| server | route | c | req/s | p50 ms | p99 ms | errors | RSS MB start -> end | CPU ms/req |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for r in "${results[@]}"; do
-  read -r name c rps p50 p99 err <<<"$r"
+  read -r name c rps p50 p99 err r0 r1 cpu _ <<<"$r"
   case $name in
     pixseek-upload) s="pixseek"; route="/img/search (upload, MobileNetV2)";;
     pixseek-by-id) s="pixseek"; route="/api/search {id} (no embedding)";;
     seed-upload) s="Python seed ($SEED_MODE)"; route="/img/search (upload, MobileNetV2)";;
   esac
-  echo "| $s | $route | $c | $rps | $p50 | $p99 | $err |"
+  echo "| $s | $route | $c | $rps | $p50 | $p99 | $err | $r0 -> $r1 | $cpu |"
 done
 echo
-echo "RSS: pixseek ${px_rss0} -> ${px_rss1} MB, Python seed ${sd_rss0} -> ${sd_rss1} MB (before -> after the runs)"
-for c in $CONCURRENCY; do
-  p=$(printf '%s\n' "${results[@]}" | awk -v c="$c" '$1=="pixseek-upload" && $2==c {print $3}')
-  s=$(printf '%s\n' "${results[@]}" | awk -v c="$c" '$1=="seed-upload" && $2==c {print $3}')
-  awk -v c="$c" -v p="$p" -v s="$s" 'BEGIN { printf "c=%s: pixseek/seed req/s = %.2fx\n", c, (s > 0 ? p / s : 0) }'
-done
+echo "RSS: pixseek ${px_rss0} -> ${px_rss1} MB, Python seed ${sd_rss0} -> ${sd_rss1} MB (before -> after all runs)"
+# summary lines: ratios per concurrency, then each target of issue 6 met or not
+printf '%s\n' "${results[@]}" >"$WORK/results.txt"
+$PY - "$CONCURRENCY" "$WORK/results.txt" <<'PYEOF'
+import sys
+rows = {}
+for line in open(sys.argv[2]):
+    f = line.split()
+    rows[(f[0], f[1])] = f
+cs = sys.argv[1].split()
+def verdict(ok): return "met" if ok else "NOT met"
+ratios = []
+for c in cs:
+    p, s = rows.get(("pixseek-upload", c)), rows.get(("seed-upload", c))
+    if p and s:
+        r = float(p[2]) / float(s[2]) if float(s[2]) > 0 else float("inf")
+        ratios.append(r)
+        print("summary c=%s: pixseek %s req/s (p99 %s ms, CPU %s ms/req), seed %s req/s: ratio %.2fx"
+              % (c, p[2], p[4], p[8], s[2], r))
+if ("pixseek-upload", "8") in rows:
+    p99 = float(rows[("pixseek-upload", "8")][4])
+    print("summary target p99 <= 25 ms at c=8 with embedding: %.2f ms, %s" % (p99, verdict(p99 <= 25)))
+if ratios:
+    print("summary target >= 10x the seed's req/s: lowest %.2fx, %s" % (min(ratios), verdict(min(ratios) >= 10)))
+errs = sum(int(f[5]) for k, f in rows.items() if k[0].startswith("pixseek"))
+print("summary target no errors: pixseek %d, %s" % (errs, verdict(errs == 0)))
+up = [rows[("pixseek-upload", c)] for c in cs if ("pixseek-upload", c) in rows]
+if len(up) > 1:
+    # stable: after the warm-up at the highest concurrency (every model instance and arena
+    # exists), RSS grows by less than 5 % from the start of the first upload point to the end of the last
+    a, b = float(up[0][6]), float(up[-1][7])
+    print("summary target RSS stable (uploads, start of first -> end of last point): %.0f -> %.0f MB, %s"
+          % (a, b, verdict(b <= a * 1.05)))
+PYEOF
 exit 0

@@ -9,8 +9,8 @@ packages=(
   build-essential clang libclang-rt-14-dev pkg-config make
   libvips-dev libvips-tools liblmdb-dev lmdb-utils libmicrohttpd-dev libcjson-dev libxxhash-dev
   curl util-linux time python3 python3-pil zlib1g-dev python3-numpy
+  libjpeg62-turbo-dev                              # libjpeg: thumbnails and the JPEG fast paths (src/image/encode.c, jpeg_fast.c)
   libdnnl-dev                                      # oneDNN: fp32 conv backend of src/nn (no .pc file: -ldnnl)
-  libjpeg62-turbo-dev                              # thumbnails are encoded with libjpeg directly (src/image/encode.c)
   python3-torch python3-torchvision python3-onnx   # reference outputs for the nn zoo test
 )
 if [[ "${1:-}" == "--bench" ]]; then

@@ -346,6 +346,10 @@ struct pxs_engine_stats {
     char index_type[16];  /* "FLAT", "HNSW", "IVF_SQ8" */
     uint64_t query_embeddings; /* search-by-image queries embedded through the batch queue */
     uint64_t query_batches;    /* model runs they took (equal: no query was batched) */
+    /* where those queries' time went (see embed_batch.c), all in nanoseconds: */
+    uint64_t query_decode_ns; /* wall time decoding + preprocessing the images */
+    uint64_t query_wait_ns;       /* wall time queued for a model run (summed per query) */
+    uint64_t query_model_ns;      /* wall time of the model runs (summed per run) */
     /* ---- inference precision ---- */
     char precision[8];         /* what the model runs at: "fp32" or "bf16" */
     char precision_default[8]; /* the collection's default (precision.c) */

@@ -157,6 +157,14 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
  * max_pixels are not used. */
 int pxs_image_pixels_to_tensor(const struct pxs_image *img, const struct pxs_preprocess *pp,
                                float *out, struct pxs_err *err) PXS_MUST_CHECK;
+/* Fast path of pxs_image_to_tensor for plain JPEGs (jpeg_fast.c): libjpeg
+ * straight into the same resampler, without libvips's pipeline. The tensor
+ * is identical to pxs_image_to_tensor's. Returns PXS_EUNSUPPORTED (out
+ * untouched) for anything it leaves to pxs_image_to_tensor: not a JPEG, an
+ * EXIF block (orientation), CMYK/YCCK, any libjpeg warning or error, more
+ * than max_pixels. */
+int pxs_image_jpeg_to_tensor(const void *data, size_t len, const struct pxs_preprocess *pp,
+                             float *out, struct pxs_err *err) PXS_MUST_CHECK;
 
 #ifdef __cplusplus
 }

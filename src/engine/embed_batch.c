@@ -8,6 +8,11 @@
  * At most `lanes` batches run at once, each on its own model instance, so
  * N HTTP threads never mean N concurrent model runs on 2 cores; with one
  * query at a time nothing waits (the leader sees no one decoding).
+ *
+ * It also keeps the per-stage cost of the queries it served (stats): the
+ * wall time spent decoding and preprocessing (engine_embed_query), time
+ * waiting for a batch to start, and wall time of the model runs, so a
+ * benchmark can split a request's cost without a profiler.
  */
 #include "engine/embed_batch.h"
 
@@ -18,6 +23,7 @@
 #include "engine_int.h"
 
 struct embed_job {
+    uint64_t submitted_ns;
     const float *tensor;
     float *vec;
     int rc;
@@ -80,6 +86,12 @@ void embed_batcher_withdraw(struct embed_batcher *b) {
     pthread_mutex_unlock(&b->mu);
 }
 
+void embed_batcher_note_decode(struct embed_batcher *b, uint64_t ns) {
+    pthread_mutex_lock(&b->mu);
+    b->stats.decode_ns += ns;
+    pthread_mutex_unlock(&b->mu);
+}
+
 void embed_batcher_stats(struct embed_batcher *b, struct embed_batcher_stats *out) {
     pthread_mutex_lock(&b->mu);
     *out = b->stats;
@@ -122,7 +134,7 @@ static void deadline_after(struct timespec *t, long us) {
 
 int embed_batcher_embed(struct embed_batcher *b, const float *tensor, float *vec, int announced,
                         struct pxs_err *err) {
-    struct embed_job job = {.tensor = tensor, .vec = vec};
+    struct embed_job job = {.submitted_ns = pxs_now_ns(), .tensor = tensor, .vec = vec};
     struct embed_job *batch[64];
     pthread_mutex_lock(&b->mu);
     if (announced) b->preparing--;
@@ -154,9 +166,13 @@ int embed_batcher_embed(struct embed_batcher *b, const float *tensor, float *vec
         b->stats.items += (uint64_t)n;
         b->stats.batches++;
         if ((uint64_t)n > b->stats.max_seen) b->stats.max_seen = (uint64_t)n;
+        uint64_t started = pxs_now_ns();
+        for (int i = 0; i < n; i++) b->stats.wait_ns += started - batch[i]->submitted_ns;
         pthread_mutex_unlock(&b->mu);
         run_batch(b, batch, n);
+        uint64_t model_ns = pxs_now_ns() - started;
         pthread_mutex_lock(&b->mu);
+        b->stats.model_ns += model_ns;
         for (int i = 0; i < n; i++) batch[i]->done = 1;
         b->running--;
         pthread_cond_broadcast(&b->cv);
@@ -187,7 +203,9 @@ int engine_embed_query(pxs_engine *e, const void *data, size_t len, float *vec, 
     float *tensor = pxs_mallocarray(embedder_tensor_floats(e->emb), sizeof(float));
     if (!tensor) return pxs_errf(err, PXS_ENOMEM, "out of memory");
     embed_batcher_announce(e->batcher);
+    uint64_t t0 = pxs_now_ns();
     int rc = embedder_preprocess(e->emb, data, len, tensor, NULL, err);
+    embed_batcher_note_decode(e->batcher, pxs_now_ns() - t0);
     if (rc == PXS_OK) rc = embed_batcher_embed(e->batcher, tensor, vec, 1, err);
     else embed_batcher_withdraw(e->batcher);
     pxs_free(tensor);

@@ -34,7 +34,12 @@ int embed_batcher_embed(struct embed_batcher *b, const float *tensor, float *vec
 
 struct embed_batcher_stats {
     uint64_t items, batches, max_seen;
+    uint64_t decode_ns; /* wall time decoding + preprocessing (embed_batcher_note_decode) */
+    uint64_t wait_ns;       /* summed over items: submit -> their batch starts (wall) */
+    uint64_t model_ns;      /* summed over batches: model run + finishing (wall) */
 };
+/* Count ns of decoding/preprocessing a query (for the stats). */
+void embed_batcher_note_decode(struct embed_batcher *b, uint64_t ns);
 void embed_batcher_stats(struct embed_batcher *b, struct embed_batcher_stats *out);
 
 #endif

@@ -305,6 +305,14 @@ int embedder_preprocess(const pxs_embedder *emb, const void *data, size_t len, f
                         struct pxs_image_info *info, struct pxs_err *err) {
     struct pxs_preprocess pp;
     embedder_fill_preprocess(emb, &pp);
+    if (!info) { /* plain JPEGs (most queries) skip libvips; same tensor */
+        struct pxs_err declined = {0};
+        int rc = pxs_image_jpeg_to_tensor(data, len, &pp, tensor, &declined);
+        if (rc != PXS_EUNSUPPORTED) {
+            if (rc != PXS_OK && err) *err = declined;
+            return rc;
+        }
+    }
     return pxs_image_to_tensor(data, len, &pp, tensor, info, err);
 }
 

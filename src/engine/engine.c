@@ -639,6 +639,9 @@ int pxs_engine_stats(pxs_engine *engine, struct pxs_engine_stats *out, struct px
         embed_batcher_stats(engine->batcher, &bs);
         out->query_embeddings = bs.items;
         out->query_batches = bs.batches;
+        out->query_decode_ns = bs.decode_ns;
+        out->query_wait_ns = bs.wait_ns;
+        out->query_model_ns = bs.model_ns;
     }
     pthread_rwlock_unlock(&engine->index_lock);
     return PXS_OK;

@@ -40,6 +40,13 @@ int pxs__image_vips_fail(struct pxs_err *err, int code, const char *what);
  * succeeded (some loaders log harmless messages there). */
 void pxs__image_vips_discard(void);
 
+/* preprocess.c, for jpeg_fast.c: the JPEG shrink-on-load factor (1, 2, 4, 8)
+ * pxs_image_to_tensor uses for an ow x oh source, and its resample + crop +
+ * normalise step on packed RGB pixels decoded at that shrink (dw x dh). */
+int pxs__image_pick_shrink(const struct pxs_preprocess *pp, int64_t ow, int64_t oh);
+int pxs__image_render_rgb(const uint8_t *rgb, int dw, int dh, int shrink, int ow, int oh,
+                          const struct pxs_preprocess *pp, float *out, struct pxs_err *err);
+
 /* The built-in descriptor is a concatenation of blocks; each block is an
  * L1-normalised histogram mapped through sqrt (Hellinger), so it has unit L2
  * norm (or is all zero), and weight^2 is its share of the cosine. */

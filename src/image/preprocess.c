@@ -226,6 +226,14 @@ struct src_view {
     int64_t orig_w, orig_h; /* size the geometry is computed from */
 };
 
+/* The view of dw x dh pixels decoded at JPEG shrink `shrink` (1: none) from
+ * an ow x oh source. */
+static struct src_view decoded_view(const uint8_t *px, int dw, int dh, int shrink, int ow, int oh) {
+    struct src_view s = {px, dw, dh, (float)dw, (float)dh, ow, oh};
+    if (shrink > 1) s.box_w = (float)((double)ow / shrink), s.box_h = (float)((double)oh / shrink);
+    return s;
+}
+
 /* Resample region [x0, x0+nx) x [y0, y0+ny) of the rw x rh resized image
  * into reg (packed RGB, nx*ny*3). */
 static int resample_region(const struct src_view *s, int64_t rw, int64_t rh, int64_t x0, int nx,
@@ -678,13 +686,7 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
         if (rc != PXS_OK) return rc;
         vips_mem = 1;
     }
-    struct src_view s = {mem,
-                         dw,
-                         dh,
-                         shrink > 1 ? (float)((double)ow / shrink) : (float)dw,
-                         shrink > 1 ? (float)((double)oh / shrink) : (float)dh,
-                         ow,
-                         oh};
+    struct src_view s = decoded_view(mem, dw, dh, shrink, ow, oh);
     if (shrink == 1 && (dw != ow || dh != oh)) {
         rc = pxs_errf(err, PXS_EINTERNAL, "decoded %dx%d, header said %dx%d", dw, dh, ow, oh);
     } else {
@@ -696,4 +698,16 @@ int pxs_image_to_tensor_preview(const void *data, size_t len, const struct pxs_p
     if (vips_mem) g_free(mem);
     else pxs_free(mem);
     return rc;
+}
+
+/* ---- for jpeg_fast.c ------------------------------------------------------ */
+
+int pxs__image_pick_shrink(const struct pxs_preprocess *pp, int64_t ow, int64_t oh) {
+    return pp->no_shrink_on_load ? 1 : pick_shrink(pp, ow, oh);
+}
+
+int pxs__image_render_rgb(const uint8_t *rgb, int dw, int dh, int shrink, int ow, int oh,
+                          const struct pxs_preprocess *pp, float *out, struct pxs_err *err) {
+    struct src_view s = decoded_view(rgb, dw, dh, shrink, ow, oh);
+    return render(&s, pp, out, err);
 }

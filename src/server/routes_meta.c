@@ -10,6 +10,7 @@
  *   pixseek_ingest_running                           gauge 0/1
  *   pixseek_images, pixseek_index_bytes, pixseek_embedding_dim  gauges
  *   pixseek_query_embeddings_total, pixseek_query_batches_total  counters
+ *   pixseek_query_{decode,wait,model}_seconds_total  where they went
  *   pixseek_uptime_seconds                           gauge
  * Routes appear once they have served a request (route = the OpenAPI
  * path; "unmatched" for unknown URLs).
@@ -96,6 +97,13 @@ enum MHD_Result pxs__h_metrics(struct MHD_Connection *conn, struct pxs__request 
             "# TYPE pixseek_query_embeddings_total counter\npixseek_query_embeddings_total %llu\n"
             "# HELP pixseek_query_batches_total Model runs those took (batched queries share one).\n"
             "# TYPE pixseek_query_batches_total counter\npixseek_query_batches_total %llu\n"
+            "# HELP pixseek_query_decode_seconds_total Wall time decoding and preprocessing query images (libvips may use a worker thread).\n"
+            "# TYPE pixseek_query_decode_seconds_total counter\n"
+            "pixseek_query_decode_seconds_total %.6f\n"
+            "# HELP pixseek_query_wait_seconds_total Time query images waited for a model run (summed per query).\n"
+            "# TYPE pixseek_query_wait_seconds_total counter\npixseek_query_wait_seconds_total %.6f\n"
+            "# HELP pixseek_query_model_seconds_total Wall time of the query model runs (summed per run).\n"
+            "# TYPE pixseek_query_model_seconds_total counter\npixseek_query_model_seconds_total %.6f\n"
             "# HELP pixseek_embedding_dim Embedding dimension.\n"
             "# TYPE pixseek_embedding_dim gauge\npixseek_embedding_dim %zu\n"
             "# HELP pixseek_uptime_seconds Seconds since the server started.\n"
@@ -103,7 +111,9 @@ enum MHD_Result pxs__h_metrics(struct MHD_Connection *conn, struct pxs__request 
             (unsigned long long)job->all_jobs, (unsigned long long)job->all_files,
             (unsigned long long)job->all_added, (unsigned long long)job->all_failed,
             job->running, (unsigned long long)st.images, st.index_bytes,
-            (unsigned long long)st.query_embeddings, (unsigned long long)st.query_batches, st.dim,
+            (unsigned long long)st.query_embeddings, (unsigned long long)st.query_batches,
+            (double)st.query_decode_ns / 1e9, (double)st.query_wait_ns / 1e9,
+            (double)st.query_model_ns / 1e9, st.dim,
             (double)time(NULL) - srv->started);
     pxs_free(job);
     if (rc != PXS_OK) {

@@ -53,6 +53,15 @@ b=$(awk '/^pixseek_query_batches_total/ {print $2}' "$WORK/m")
 [[ $n -eq 24 ]] || fail "query embeddings $n, expected 24"
 [[ $b -ge 1 && $b -le 24 ]] || fail "query batches $b"
 pass "12 concurrent uploads rank as sequential ones ($n embeddings in $b model runs)"
+# where the queries' time went: decoding and model runs took some, and no single query
+# spent more than the whole test in either
+for stage in decode model; do
+  s=$(awk -v k="pixseek_query_${stage}_seconds_total" '$1 == k {print $2}' "$WORK/m")
+  "$PY" -c "import sys; s = float(sys.argv[1]); sys.exit(0 if 0 < s < 24 * 60 else 1)" "${s:-x}" \
+    || fail "pixseek_query_${stage}_seconds_total is '$s'"
+done
+grep -q '^pixseek_query_wait_seconds_total [0-9.]*$' "$WORK/m" || fail "no wait seconds in /metrics"
+pass "/metrics splits the query time into decode, wait and model seconds"
 
 stop
 start
