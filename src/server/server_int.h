@@ -365,6 +365,7 @@ struct pxs__search_result {
     size_t n;                  /* all matches (after the threshold) */
     size_t offset, count;      /* the requested page: matches[offset .. offset+count) */
     long page, page_size;
+    size_t first_rank;         /* ranks the engine skipped (`offset`), 0 with page */
     double took_ms;
 };
 
