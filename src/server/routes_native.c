@@ -5,12 +5,17 @@
  *                                body), by base64 (JSON img_base64), by a
  *                                stored image (id) or by a vector; topk,
  *                                similarity (alias min_similarity), page,
- *                                page_size; filter (a Milvus expression over
- *                                the image fields, see README). -> {results:[...], total, page,
- *                                page_size, took_ms}
+ *                                page_size or offset; filter (a Milvus
+ *                                expression over the image fields, see
+ *                                README; checked before any decoding).
+ *                                -> {results:[...], total, page, page_size,
+ *                                offset, took_ms}
  *   POST   /api/images           add one image (multipart `image`, raw body or
  *                                JSON img_base64) -> 201 {id, kind, path}
- *   GET    /api/images/ID        metadata;  GET /api/images/ID/file: the image
+ *   GET    /api/images/ID        metadata, EXIF date/camera, tags
+ *   GET    /api/images/ID/original  the original (also /file): blob store, or
+ *                                its path when inside a --root / uploads
+ *   GET    /api/images/ID/tags   tags;  POST: merge {"tags":{k:v|null}}
  *   DELETE /api/images/ID        remove it from the collection
  *   GET    /api/thumbnail/ID     the stored JPEG thumbnail
  *   POST   /api/ingest {dir}     start indexing a directory under a --root
