@@ -362,73 +362,58 @@ static int json_tags(struct pxs__json *j, struct pxs__request *req, int64_t id,
     return PXS_OK;
 }
 
-#define TAGS_MAX_PER_REQUEST 256
-#define TAG_TEXT_MAX 1200 /* key (<= 64) "=" value (<= 1024, checked by the engine) */
 
-/* The JSON body {"tags":{"k":"v"|number|null,...}} as the engine's
- * "k=v" strings ("k=" removes k) in one allocation: *kv (pxs_free) and *n.
- * 0, or -1 with a 400 queued in *r. */
-static int tags_from_body(struct MHD_Connection *conn, struct pxs__request *req, char ***kv,
-                          size_t *n, enum MHD_Result *r) {
+int pxs__tags_from_json(const cJSON *body, char ***kv, size_t *n, char *msg, size_t cap) {
     *kv = NULL;
     *n = 0;
-    const cJSON *obj = req->form.kind == PXS__FORM_JSON
-                           ? cJSON_GetObjectItemCaseSensitive(req->form.json, "tags")
-                           : NULL;
-    if (!obj || !cJSON_IsObject(obj)) {
-        *r = bad(conn, req, "send JSON {\"tags\":{\"key\":\"value\"|number|null, ...}} "
-                            "(null or \"\" removes a key)");
-        return -1;
+    const cJSON *obj = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "tags")
+                                            : NULL;
+    if (!cJSON_IsObject(obj)) {
+        snprintf(msg, cap, "send JSON {\"tags\":{\"key\":\"value\"|number|null, ...}} "
+                           "(null or \"\" removes a key)");
+        return PXS_EINVAL;
     }
     int count = cJSON_GetArraySize(obj);
-    if (count <= 0 || count > TAGS_MAX_PER_REQUEST) {
-        *r = pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL,
-                                     "tags must have 1 to %d keys", TAGS_MAX_PER_REQUEST);
-        return -1;
+    if (count <= 0 || count > PXS__TAGS_MAX) {
+        snprintf(msg, cap, "tags must have 1 to %d keys", PXS__TAGS_MAX);
+        return PXS_EINVAL;
     }
     /* pointers first, then the strings */
-    size_t cap = (size_t)count * sizeof(char *) + (size_t)count * TAG_TEXT_MAX;
-    char **out = pxs_malloc(cap);
+    char **out = pxs_malloc((size_t)count * (sizeof(char *) + PXS__TAG_TEXT_MAX));
     if (!out) {
-        *r = pxs__server_reply_error(conn, req, MHD_HTTP_INTERNAL_SERVER_ERROR, PXS_ENOMEM,
-                                     "out of memory");
-        return -1;
+        snprintf(msg, cap, "out of memory");
+        return PXS_ENOMEM;
     }
     char *text = (char *)(out + count);
     size_t i = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, obj) {
         const char *key = v->string ? v->string : "";
-        char *slot = text + i * TAG_TEXT_MAX;
+        char *slot = text + i * PXS__TAG_TEXT_MAX;
         int len = -1;
         if (strchr(key, '='))
             len = -2;
         else if (cJSON_IsNull(v))
-            len = snprintf(slot, TAG_TEXT_MAX, "%s=", key);
+            len = snprintf(slot, PXS__TAG_TEXT_MAX, "%s=", key);
         else if (cJSON_IsString(v))
-            len = snprintf(slot, TAG_TEXT_MAX, "%s=%s", key, v->valuestring);
+            len = snprintf(slot, PXS__TAG_TEXT_MAX, "%s=%s", key, v->valuestring);
         else if (cJSON_IsNumber(v) && isfinite(v->valuedouble))
-            len = v->valuedouble == (double)(long long)v->valuedouble &&
-                          fabs(v->valuedouble) < 1e15
-                      ? snprintf(slot, TAG_TEXT_MAX, "%s=%lld", key, (long long)v->valuedouble)
-                      : snprintf(slot, TAG_TEXT_MAX, "%s=%.17g", key, v->valuedouble);
-        if (len < 0 || len >= TAG_TEXT_MAX) {
+            len = fabs(v->valuedouble) < 1e15 &&
+                          v->valuedouble == (double)(long long)v->valuedouble
+                      ? snprintf(slot, PXS__TAG_TEXT_MAX, "%s=%lld", key, (long long)v->valuedouble)
+                      : snprintf(slot, PXS__TAG_TEXT_MAX, "%s=%.17g", key, v->valuedouble);
+        if (len < 0 || len >= PXS__TAG_TEXT_MAX) {
             pxs_free(out);
-            *r = len == -1 ? pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST, PXS_EINVAL,
-                                                     "tag %.64s must be a string, a number or "
-                                                     "null", key)
-                 : len == -2 ? pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST,
-                                                       PXS_EINVAL, "tag key \"%.64s\" must be "
-                                                       "letters, digits and _", key)
-                             : pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST,
-                                                       PXS_EINVAL, "tag %.64s is too long", key);
-            return -1;
+            if (len == -1) snprintf(msg, cap, "tag %.64s must be a string, a number or null", key);
+            else if (len == -2) snprintf(msg, cap, "tag key \"%.64s\" must be letters, digits and _", key);
+            else snprintf(msg, cap, "tag %.64s is too long", key);
+            return PXS_EINVAL;
         }
         out[i++] = slot;
     }
     *kv = out;
     *n = i;
-    return 0;
+    return PXS_OK;
 }
 
 /* /api/images/ID[/file|/original|/tags]:
@@ -474,8 +459,14 @@ enum MHD_Result pxs__h_api_image(struct MHD_Connection *conn, struct pxs__reques
     if (req->method == PXS__M_POST) { /* tags */
         char **kv;
         size_t n;
-        enum MHD_Result r;
-        if (tags_from_body(conn, req, &kv, &n, &r) != 0) return r;
+        char msg[200];
+        int trc = pxs__tags_from_json(req->form.kind == PXS__FORM_JSON ? req->form.json : NULL,
+                                      &kv, &n, msg, sizeof msg);
+        if (trc != PXS_OK)
+            return pxs__server_reply_error(conn, req,
+                                           trc == PXS_ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                                                             : MHD_HTTP_BAD_REQUEST,
+                                           trc, "%s", msg);
         int rc = pxs_engine_set_tags(req->srv->engine, id, (const char *const *)kv, n, &e);
         pxs_free(kv);
         if (rc != PXS_OK) return pxs__reply_engine_error(conn, req, rc, &e);
