@@ -1,7 +1,9 @@
 # tests/integration/test_http_api.sh — every HTTP route of `pixseek serve`
 # through curl, good and bad requests: the bootcamp API (load, progress,
 # count, search, upload, data, drop, /api/v1), the native API (JSON search by
-# base64/id/vector with paging, images add/get/file/delete, ingest jobs,
+# base64/id/vector with paging, offset and filters, images
+# add/get/original/tags/delete (a second server for originals in the blob
+# store, outside --root and changed since indexing), ingest jobs,
 # duplicates), /metrics and /openapi.json; the API token, body and upload
 # limits, --root checks (relative, "..", absolute outside, symlink escape),
 # malformed JSON, wrong types, invalid base64, unknown routes and
@@ -408,3 +410,5 @@ call GET "/api/images/$idch/original"
 expect_err 409 "original changed since indexing"
 pass "originals: blob store (file gone), by path under --root; outside --root -> 403, changed -> 409; EXIF fields and filters"
 kill -TERM $pid2; wait $pid2 || fail "second server exit status $?"
+grep -q 'AddressSanitizer\|runtime error' "$WORK/serve2.err" && fail "sanitizer report: $(cat "$WORK/serve2.err")"
+pass "second server stopped cleanly"
