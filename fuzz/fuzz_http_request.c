@@ -6,7 +6,8 @@
  * img_base64 member or, failing that, from the whole body. The body is
  * also checked as a Milvus REST v2 request for every action
  * (routes_v2.c: pxs__v2_prepare) and read as search hits
- * (pxs__v2_flatten_hits). Invariants: parts lie inside the body, decoded
+ * (pxs__v2_flatten_hits), and a JSON body as tags
+ * (pxs__tags_from_json). Invariants: parts lie inside the body, decoded
  * sizes respect the limit, a prepared v2 request is one JSON object, and
  * hits of valid JSON flatten to a JSON array whose length topks sum to.
  */
@@ -72,6 +73,32 @@ static void v2_checks(const uint8_t *body, size_t len) {
     pxs_free(text);
 }
 
+/* POST /api/images/ID/tags: every "k=v" string names its JSON key (before
+ * the first '=', which keys may not contain) and fits the slot. */
+static void tags_checks(const cJSON *json) {
+    char **kv;
+    size_t n;
+    char msg[200];
+    int rc = pxs__tags_from_json(json, &kv, &n, msg, sizeof msg);
+    if (rc != PXS_OK) {
+        if (!msg[0]) __builtin_trap();
+        return;
+    }
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(json, "tags");
+    if (n == 0 || n > PXS__TAGS_MAX || n != (size_t)cJSON_GetArraySize(obj)) __builtin_trap();
+    size_t i = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, obj) {
+        const char *eq = strchr(kv[i], '=');
+        size_t klen = strlen(v->string);
+        if (!eq || (size_t)(eq - kv[i]) != klen || memcmp(kv[i], v->string, klen) != 0 ||
+            strlen(kv[i]) >= PXS__TAG_TEXT_MAX)
+            __builtin_trap();
+        i++;
+    }
+    pxs_free(kv);
+}
+
 static const char *const names[] = {"image", "file", "topk", "Num", "table_name", "Table",
                                     "File", "img_base64", "id", "page", "page_size",
                                     "similarity", "filter", "dir", "url"};
@@ -103,6 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (pxs__form_file(&f, names[i], &img, &img_len) && img_len > len) __builtin_trap();
         }
     }
+    if (rc == PXS_OK && f.kind == PXS__FORM_JSON) tags_checks(f.json);
     const char *b64 = (const char *)body;
     size_t b64_len = len;
     if (rc == PXS_OK && f.kind == PXS__FORM_JSON) {

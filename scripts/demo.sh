@@ -50,5 +50,6 @@ mapfile -t q < <(find "$queries" -maxdepth 1 -type f | sort | head -n 4)
 if [[ $serve -eq 1 ]]; then
   echo
   echo "== web UI: open http://127.0.0.1:${PORT:-8080}/ and drop a photo on it (Ctrl-C stops)"
-  exec "$bin" serve --data "$data" --port "${PORT:-8080}"
+  # --root: the UI may show the indexed originals (and index more from that folder)
+  exec "$bin" serve --data "$data" --port "${PORT:-8080}" --root "$images"
 fi

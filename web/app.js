@@ -5,15 +5,17 @@
  *
  *   search      query by file picker, drag and drop or paste (POST
  *               /api/search multipart) or by a stored image ("more like
- *               this": JSON {id}); minimum similarity, top-k and page size
- *               map to the API's similarity, topk, page and page_size.
+ *               this": JSON {id}); minimum similarity, top-k, page size and
+ *               the filter (Milvus expression; Enter applies, errors under
+ *               it) map to the API's similarity, topk, page, page_size, filter.
  *   index       collection statistics (GET /api/stats); start indexing a
  *               folder (POST /api/ingest {dir}), poll GET /api/ingest for
  *               progress and per-file errors, POST /api/ingest/cancel.
  *   duplicates  GET /api/duplicates?threshold= as groups side by side.
- *   details     bigger image, metadata (GET /api/images/ID), "more like
- *               this", "open original" (/api/images/ID/file), remove
- *               (DELETE /api/images/ID).
+ *   details     bigger image, metadata with EXIF date/camera and tags (GET
+ *               /api/images/ID), tags edited in place (POST
+ *               /api/images/ID/tags), "more like this", "open original"
+ *               (/api/images/ID/original), remove (DELETE /api/images/ID).
  *
  * Every API error is shown with the server's own message. Writes send the
  * API token from the Index view when one is set (servers run with --token).
@@ -192,6 +194,7 @@
   const drop = $("drop"), fileInput = $("file"), preview = $("preview");
   const minSim = $("min-sim"), topkInput = $("topk"), pageSizeSel = $("page-size");
   const grid = $("grid"), searchStatus = $("search-status"), searchError = $("search-error");
+  const filterInput = $("filter"), filterError = $("filter-error");
 
   /* the query: {kind: "image", blob, name} or {kind: "id", id, name} */
   let query = null;
@@ -246,6 +249,7 @@
     const ctl = new AbortController();
     inflight = ctl;
     showError(searchError, "");
+    showFilterError("");
     searchStatus.textContent = "Searching…";
     grid.setAttribute("aria-busy", "true");
     const params = {
@@ -254,6 +258,8 @@
       page,
       page_size: pageSize(),
     };
+    const filter = filterInput.value.trim();
+    if (filter) params.filter = filter;
     try {
       let data;
       if (query.kind === "id") {
@@ -275,7 +281,12 @@
       grid.replaceChildren();
       $("pager").hidden = true;
       searchStatus.textContent = "";
-      showError(searchError, e.message);
+      /* the server words filter errors "bad filter: <what> at position N" */
+      if (e.status === 400 && /^bad filter: /.test(e.message)) {
+        showFilterError(e.message.slice(12));
+        searchStatus.textContent = "Fix the filter, then press Enter.";
+      }
+      else showError(searchError, e.message);
     } finally {
       if (inflight === ctl) {
         inflight = null;
@@ -290,11 +301,14 @@
     const size = Number(data.page_size) || pageSize();
     const pages = Math.max(1, Math.ceil(total / size));
     const first = (data.page - 1) * size;
+    data.filter = filterInput.value.trim();
     grid.replaceChildren(...results.map((r, i) => resultCard(r, i)));
     if (total === 0) {
-      searchStatus.textContent = "No matches" +
-        (Number(minSim.value) > 0 ? " at similarity ≥ " + Number(minSim.value).toFixed(2) +
-          ". Lower the minimum similarity." : ".");
+      const why = [];
+      if (Number(minSim.value) > 0) why.push("similarity ≥ " + Number(minSim.value).toFixed(2));
+      if (data.filter) why.push("the filter");
+      searchStatus.textContent = "No matches" + (why.length ? " with " + why.join(" and ") +
+        ". Lower the minimum similarity or change the filter." : ".");
     } else {
       searchStatus.textContent = plural(total, "match", "matches") +
         (total >= topk() ? " (top-k limit)" : "") +
@@ -328,8 +342,11 @@
     const meta = el("span", "card-meta");
     const name = el("span", "name", baseName(r.path));
     name.title = r.path;
-    const last = el("span", "sub", "dist " + fmtDist(r.distance) + " · " + fmtDay(r.mtime));
-    last.title = "distance " + fmtDist(r.distance) + " · modified " + fmtDate(r.mtime);
+    /* the EXIF date the photo was taken when known, else the file's mtime */
+    const day = r.date ? r.date.slice(0, 10) : fmtDay(r.mtime);
+    const last = el("span", "sub", "dist " + fmtDist(r.distance) + " · " + day);
+    last.title = "distance " + fmtDist(r.distance) + (r.date ? " · taken " + r.date : "") +
+      " · modified " + fmtDate(r.mtime);
     meta.append(
       name,
       el("span", "sub", r.width + "×" + r.height + " · " + String(r.format).toUpperCase() +
@@ -354,6 +371,32 @@
     researchSoon();
   });
   topkInput.addEventListener("input", researchSoon);
+
+  /* filter: applied with Enter (or the field's clear button); errors shown under it */
+  function showFilterError(msg) {
+    showError(filterError, msg);
+    if (msg) filterInput.setAttribute("aria-invalid", "true");
+    else filterInput.removeAttribute("aria-invalid");
+  }
+  function applyFilter() {
+    page = 1;
+    if (query) search();
+    else {
+      showFilterError("");
+      searchStatus.textContent = "Choose a query image: the filter applies to its search.";
+    }
+  }
+  filterInput.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); applyFilter(); }
+  });
+  filterInput.addEventListener("search", applyFilter); /* the clear (×) button */
+  for (const b of document.querySelectorAll("#filter-help .example")) {
+    b.addEventListener("click", () => {
+      filterInput.value = b.textContent;
+      filterInput.focus();
+      applyFilter();
+    });
+  }
   topkInput.addEventListener("keydown", (e) => { if (e.key === "Enter") { page = 1; search(); } });
   pageSizeSel.addEventListener("change", () => { page = 1; search(); });
 
@@ -439,19 +482,21 @@
     img.src = "/api/thumbnail/" + item.id;
     img.alt = baseName(item.path);
     const open = $("details-open");
-    open.href = "/api/images/" + item.id + "/file";
-    let meta = item;
-    if (item.width === undefined) {
-      renderMeta({ path: item.path, id: item.id });
-      try {
-        meta = Object.assign({}, await api("/api/images/" + item.id), { path: item.path });
-      } catch (e) {
-        if (seq === detailSeq) showError($("details-error"), e.message);
-        return;
-      }
-      if (seq !== detailSeq) return;
+    open.href = "/api/images/" + item.id + "/original";
+    showError($("tag-error"), "");
+    renderTags(null);
+    /* search results carry the metadata; the full record adds the tags */
+    renderMeta(item.width === undefined ? { path: item.path, id: item.id } : item);
+    let meta;
+    try {
+      meta = Object.assign({}, await api("/api/images/" + item.id), { path: item.path });
+    } catch (e) {
+      if (seq === detailSeq) showError($("details-error"), e.message);
+      return;
     }
+    if (seq !== detailSeq) return;
     renderMeta(meta);
+    renderTags(meta.tags || {});
     const hasFile = meta.format && meta.format !== "vector";
     open.hidden = !hasFile;
     /* Show the original once it has loaded, if the browser can display it. */
@@ -472,9 +517,58 @@
       metaRow(dl, "File size", fmtBytes(m.size));
       metaRow(dl, "Modified", fmtDate(m.mtime));
     }
+    if (m.date) metaRow(dl, "Taken", m.date);
+    if (m.camera) metaRow(dl, "Camera", m.camera);
+    if (m.original_stored) metaRow(dl, "Original", "kept in the data directory");
     metaRow(dl, "Image id", String(m.id));
     if (m.hash) metaRow(dl, "Content hash", m.hash);
   }
+
+  /* tags: shown as chips with a remove button; the form sets key=value */
+  function renderTags(tags) {
+    const ul = $("details-tags");
+    ul.replaceChildren();
+    $("tag-form").hidden = tags === null;
+    if (tags === null) return;
+    const keys = Object.keys(tags).sort();
+    if (keys.length === 0) ul.append(el("li", "tag-none", "No tags yet."));
+    for (const k of keys) {
+      const li = el("li", "tag");
+      li.dataset.key = k;
+      li.append(el("span", "tag-text", k + " = " + tags[k]));
+      const x = el("button", "tag-remove", "×");
+      x.type = "button";
+      x.setAttribute("aria-label", "Remove tag " + k);
+      x.addEventListener("click", () => saveTags({ [k]: null }, $("tag-input")));
+      li.append(x);
+      ul.append(li);
+    }
+  }
+  async function saveTags(tags, focusAfter) {
+    const it = detailItem, seq = detailSeq;
+    showError($("tag-error"), "");
+    try {
+      const r = await api("/api/images/" + it.id + "/tags", { method: "POST", json: { tags } });
+      if (seq !== detailSeq) return false;
+      renderTags(r.tags);
+      if (focusAfter) focusAfter.focus();
+      return true;
+    } catch (e) {
+      if (seq === detailSeq) showError($("tag-error"), e.message);
+      return false;
+    }
+  }
+  $("tag-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const input = $("tag-input");
+    const text = input.value.trim();
+    const eq = text.indexOf("=");
+    if (eq <= 0) {
+      showError($("tag-error"), "Write the tag as key=value (key= removes it).");
+      return;
+    }
+    if (await saveTags({ [text.slice(0, eq).trim()]: text.slice(eq + 1).trim() }, input)) input.value = "";
+  });
 
   dlg.addEventListener("keydown", (e) => {
     if (e.target && e.target.tagName === "INPUT") return;

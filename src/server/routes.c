@@ -56,7 +56,7 @@ const struct pxs__route pxs__routes[] = {
     {"/api/stats", 0, G, 0, CORE, "/api/stats", NULL, pxs__h_api_stats},
     {"/api/thumbnail/", 1, G, 0, CORE, "/api/thumbnail/{id}", NULL, pxs__h_api_thumbnail},
     {"/api/images", 0, P, 1, CORE, "/api/images", NULL, pxs__h_api_images_add},
-    {"/api/images/", 1, G | D, 1, CORE, "/api/images/{id}", NULL, pxs__h_api_image},
+    {"/api/images/", 1, G | P | D, 1, CORE, "/api/images/{id}", NULL, pxs__h_api_image},
     {"/api/ingest", 0, G | P, 1, CORE, "/api/ingest", NULL, pxs__h_api_ingest},
     {"/api/ingest/cancel", 0, P, 1, CORE, "/api/ingest/cancel", NULL, pxs__h_api_ingest_cancel},
     {"/api/duplicates", 0, G, 0, CORE, "/api/duplicates", NULL, pxs__h_api_duplicates},
@@ -159,6 +159,25 @@ void pxs__json_meta_fields(struct pxs__json *j, const struct pxs_image_meta *m) 
     pxs__server_json_raw(j, ",");
     snprintf(url, sizeof url, "/api/images/%lld/file", (long long)m->id);
     pxs__server_json_key(j, "image_url");
+    pxs__server_json_str(j, url);
+    /* EXIF (null when the file had none) and where the original is kept */
+    const struct { const char *key, *value; } exif[] = {
+        {"date", m->date},
+        {"camera", m->camera},
+        {"camera_make", m->camera_make},
+        {"camera_model", m->camera_model},
+    };
+    for (size_t i = 0; i < sizeof exif / sizeof exif[0]; i++) {
+        pxs__server_json_raw(j, ",");
+        pxs__server_json_key(j, exif[i].key);
+        pxs__server_json_str(j, exif[i].value[0] ? exif[i].value : NULL);
+    }
+    pxs__server_json_raw(j, ",");
+    pxs__server_json_key(j, "original_stored");
+    pxs__server_json_raw(j, m->original_stored ? "true" : "false");
+    snprintf(url, sizeof url, "/api/images/%lld/original", (long long)m->id);
+    pxs__server_json_raw(j, ",");
+    pxs__server_json_key(j, "original_url");
     pxs__server_json_str(j, url);
 }
 

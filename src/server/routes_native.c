@@ -5,12 +5,17 @@
  *                                body), by base64 (JSON img_base64), by a
  *                                stored image (id) or by a vector; topk,
  *                                similarity (alias min_similarity), page,
- *                                page_size; filter (a Milvus expression over
- *                                the image fields, see README). -> {results:[...], total, page,
- *                                page_size, took_ms}
+ *                                page_size or offset; filter (a Milvus
+ *                                expression over the image fields, see
+ *                                README; checked before any decoding).
+ *                                -> {results:[...], total, page, page_size,
+ *                                offset, took_ms}
  *   POST   /api/images           add one image (multipart `image`, raw body or
  *                                JSON img_base64) -> 201 {id, kind, path}
- *   GET    /api/images/ID        metadata;  GET /api/images/ID/file: the image
+ *   GET    /api/images/ID        metadata, EXIF date/camera, tags
+ *   GET    /api/images/ID/original  the original (also /file): blob store, or
+ *                                its path when inside a --root / uploads
+ *   GET    /api/images/ID/tags   tags;  POST: merge {"tags":{k:v|null}}
  *   DELETE /api/images/ID        remove it from the collection
  *   GET    /api/thumbnail/ID     the stored JPEG thumbnail
  *   POST   /api/ingest {dir}     start indexing a directory under a --root
@@ -29,6 +34,7 @@
 #define TOPK_DEFAULT 10
 #define TOPK_MAX 1000
 #define VECTOR_MAX_DIM 65536
+#define OFFSET_MAX 1000000 /* pxs_search_opts.offset's limit */
 
 /* ---- search ------------------------------------------------------------ */
 
@@ -93,7 +99,8 @@ int pxs__do_search(struct MHD_Connection *conn, struct pxs__request *req,
     int64_t id = 0;
     int has_id = 0;
     char filter[1024];
-    int has_filter = 0;
+    int has_filter = 0, has_offset = 0;
+    size_t offset = 0; /* `offset`: ranks skipped by the engine (instead of page) */
     if (spec->native) {
         if (int_param(conn, req, "page", 1, TOPK_MAX, &page, r) < 0) return -1;
         if (int_param(conn, req, "page_size", 1, TOPK_MAX, &page_size, r) < 0) return -1;
@@ -114,6 +121,19 @@ int pxs__do_search(struct MHD_Connection *conn, struct pxs__request *req,
             return -1;
         }
         has_filter = got > 0;
+        if (has_filter) { /* before any image is decoded or embedded */
+            struct pxs_err fe = {0};
+            int frc = pxs_engine_check_filter(filter, &fe);
+            if (frc != PXS_OK) {
+                *r = pxs__server_reply_error(conn, req, MHD_HTTP_BAD_REQUEST, frc,
+                                             "bad filter: %s", pxs_err_message(&fe, frc));
+                return -1;
+            }
+        }
+        long off = 0;
+        has_offset = int_param(conn, req, "offset", 0, OFFSET_MAX, &off, r);
+        if (has_offset < 0) return -1;
+        offset = (size_t)off;
         got = pxs__param(conn, req, "id", text, sizeof text);
         if (got < 0 || (got > 0 && pxs__server_parse_id(text, &id) != PXS_OK)) {
             *r = bad(conn, req, "id must be an image id (a decimal integer)");
@@ -121,8 +141,14 @@ int pxs__do_search(struct MHD_Connection *conn, struct pxs__request *req,
         }
         has_id = got > 0;
     }
+    if (has_offset && page > 1) {
+        *r = bad(conn, req, "give page or offset, not both");
+        return -1;
+    }
     if (page_size == 0) page_size = topk;
-    if (!has_topk && spec->native) {
+    if (has_offset) {
+        topk = page_size; /* one slice of page_size ranks from offset */
+    } else if (!has_topk && spec->native) {
         if ((long long)page * page_size > TOPK_MAX) {
             *r = bad(conn, req, "page * page_size must be at most 1000");
             return -1;
@@ -168,6 +194,7 @@ int pxs__do_search(struct MHD_Connection *conn, struct pxs__request *req,
 
     struct pxs_search_opts so = {(size_t)topk, min_sim, 0};
     if (has_filter) so.filter = filter;
+    so.offset = offset;
     struct pxs_err e = {0};
     uint64_t t0 = pxs_now_ns();
     int rc;
@@ -188,6 +215,7 @@ int pxs__do_search(struct MHD_Connection *conn, struct pxs__request *req,
     }
     res->page = page;
     res->page_size = page_size;
+    res->first_rank = offset;
     size_t off = (size_t)(page - 1) * (size_t)page_size;
     res->offset = off < res->n ? off : res->n;
     size_t left = res->n - res->offset;
@@ -224,6 +252,9 @@ enum MHD_Result pxs__h_api_search(struct MHD_Connection *conn, struct pxs__reque
     pxs__server_json_raw(&j, ",");
     pxs__server_json_key(&j, "page_size");
     pxs__server_json_int(&j, res.page_size);
+    pxs__server_json_raw(&j, ",");
+    pxs__server_json_key(&j, "offset");
+    pxs__server_json_uint(&j, res.first_rank + res.offset);
     pxs__server_json_raw(&j, ",");
     pxs__server_json_key(&j, "took_ms");
     pxs__server_json_num(&j, res.took_ms);
@@ -266,19 +297,152 @@ static const char *mime_of(const char *format) {
     return "application/octet-stream";
 }
 
+/* The image's metadata with its fields NUL-terminated whatever the engine
+ * left in the arrays: PXS_OK, or the engine's code with e filled. */
+static int load_meta(struct pxs__request *req, int64_t id, struct pxs_image_meta *m,
+                     struct pxs_err *e) {
+    int rc = pxs_engine_get_meta(req->srv->engine, id, m, e);
+    if (rc != PXS_OK) return rc;
+    m->path[sizeof m->path - 1] = '\0';
+    m->hash[sizeof m->hash - 1] = '\0';
+    m->format[sizeof m->format - 1] = '\0';
+    m->date[sizeof m->date - 1] = '\0';
+    m->camera[sizeof m->camera - 1] = '\0';
+    m->camera_make[sizeof m->camera_make - 1] = '\0';
+    m->camera_model[sizeof m->camera_model - 1] = '\0';
+    return PXS_OK;
+}
+
+/* GET /api/images/ID/original (and /file): the blob-store copy when the
+ * image was indexed with --store-originals, else the file at its indexed
+ * path, read only when that path passes the same checks as /data (inside a
+ * --root or the uploads dir, symlinks resolved). The engine verifies the
+ * bytes against the content hash, so a file swapped after the check is
+ * refused rather than served. */
+static enum MHD_Result reply_original(struct MHD_Connection *conn, struct pxs__request *req,
+                                      const struct pxs_image_meta *meta) {
+    if (strcmp(meta->format, "vector") == 0)
+        return pxs__server_reply_error(conn, req, MHD_HTTP_NOT_FOUND, PXS_ENOTFOUND,
+                                       "image %lld was added as a vector; there is no file",
+                                       (long long)meta->id);
+    if (!meta->original_stored) {
+        char resolved[4096], msg[512];
+        unsigned st = pxs__server_check_path(req->srv, meta->path, 0, 1, resolved,
+                                             sizeof resolved, msg, sizeof msg);
+        if (st)
+            return pxs__server_reply_error(
+                conn, req, st,
+                st == MHD_HTTP_FORBIDDEN ? PXS_EPERM
+                : st == MHD_HTTP_NOT_FOUND ? PXS_ENOTFOUND : PXS_EINVAL,
+                "the original of image %lld cannot be served: %s%s", (long long)meta->id, msg,
+                st == MHD_HTTP_FORBIDDEN ? " (start serve with --root covering it, or index "
+                                           "with --store-originals)" : "");
+    }
+    void *data = NULL;
+    size_t len = 0;
+    struct pxs_err e = {0};
+    int rc = pxs_engine_get_original(req->srv->engine, meta->id, &data, &len, NULL, &e);
+    if (rc == PXS_EMISMATCH)
+        return pxs__server_reply_error(conn, req, MHD_HTTP_CONFLICT, rc, "%s",
+                                       pxs_err_message(&e, rc));
+    if (rc != PXS_OK) return pxs__reply_engine_error(conn, req, rc, &e);
+    return pxs__server_reply_bytes(conn, req, MHD_HTTP_OK, mime_of(meta->format),
+                                   "private, max-age=3600", data, len, 1);
+}
+
+/* `,"tags":{...}` of image id (the engine's JSON object, stored validated). */
+static int json_tags(struct pxs__json *j, struct pxs__request *req, int64_t id,
+                     struct pxs_err *e) {
+    char *tags = NULL;
+    int rc = pxs_engine_get_tags(req->srv->engine, id, &tags, e);
+    if (rc != PXS_OK) return rc;
+    pxs__server_json_key(j, "tags");
+    pxs__server_json_raw(j, tags);
+    pxs_free(tags);
+    return PXS_OK;
+}
+
+
+int pxs__tags_from_json(const cJSON *body, char ***kv, size_t *n, char *msg, size_t cap) {
+    *kv = NULL;
+    *n = 0;
+    const cJSON *obj = cJSON_IsObject(body) ? cJSON_GetObjectItemCaseSensitive(body, "tags")
+                                            : NULL;
+    if (!cJSON_IsObject(obj)) {
+        snprintf(msg, cap, "send JSON {\"tags\":{\"key\":\"value\"|number|null, ...}} "
+                           "(null or \"\" removes a key)");
+        return PXS_EINVAL;
+    }
+    int count = cJSON_GetArraySize(obj);
+    if (count <= 0 || count > PXS__TAGS_MAX) {
+        snprintf(msg, cap, "tags must have 1 to %d keys", PXS__TAGS_MAX);
+        return PXS_EINVAL;
+    }
+    /* pointers first, then the strings */
+    char **out = pxs_malloc((size_t)count * (sizeof(char *) + PXS__TAG_TEXT_MAX));
+    if (!out) {
+        snprintf(msg, cap, "out of memory");
+        return PXS_ENOMEM;
+    }
+    char *text = (char *)(out + count);
+    size_t i = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, obj) {
+        const char *key = v->string ? v->string : "";
+        char *slot = text + i * PXS__TAG_TEXT_MAX;
+        int len = -1;
+        if (strchr(key, '='))
+            len = -2;
+        else if (cJSON_IsNull(v))
+            len = snprintf(slot, PXS__TAG_TEXT_MAX, "%s=", key);
+        else if (cJSON_IsString(v))
+            len = snprintf(slot, PXS__TAG_TEXT_MAX, "%s=%s", key, v->valuestring);
+        else if (cJSON_IsNumber(v) && isfinite(v->valuedouble))
+            len = fabs(v->valuedouble) < 1e15 &&
+                          v->valuedouble == (double)(long long)v->valuedouble
+                      ? snprintf(slot, PXS__TAG_TEXT_MAX, "%s=%lld", key, (long long)v->valuedouble)
+                      : snprintf(slot, PXS__TAG_TEXT_MAX, "%s=%.17g", key, v->valuedouble);
+        if (len < 0 || len >= PXS__TAG_TEXT_MAX) {
+            pxs_free(out);
+            if (len == -1) snprintf(msg, cap, "tag %.64s must be a string, a number or null", key);
+            else if (len == -2) snprintf(msg, cap, "tag key \"%.64s\" must be letters, digits and _", key);
+            else snprintf(msg, cap, "tag %.64s is too long", key);
+            return PXS_EINVAL;
+        }
+        out[i++] = slot;
+    }
+    *kv = out;
+    *n = i;
+    return PXS_OK;
+}
+
+/* /api/images/ID[/file|/original|/tags]:
+ *   GET ID           metadata, EXIF, tags
+ *   GET ID/file      the original (also ID/original)
+ *   GET ID/tags      {"id","tags"}
+ *   POST ID/tags     merge {"tags":{...}} -> {"id","tags"} (write)
+ *   DELETE ID        remove from the collection (write) */
 enum MHD_Result pxs__h_api_image(struct MHD_Connection *conn, struct pxs__request *req) {
     char idtext[sizeof req->arg];
     snprintf(idtext, sizeof idtext, "%s", req->arg);
-    int want_file = 0;
+    enum { WHOLE, ORIGINAL, TAGS } sub = WHOLE;
     char *slash = strchr(idtext, '/');
     if (slash) {
-        if (strcmp(slash, "/file") != 0 || req->method != PXS__M_GET)
+        if (strcmp(slash, "/file") == 0 || strcmp(slash, "/original") == 0) sub = ORIGINAL;
+        else if (strcmp(slash, "/tags") == 0) sub = TAGS;
+        else
             return pxs__server_reply_error(conn, req, MHD_HTTP_NOT_FOUND, PXS_ENOTFOUND,
                                            "no such endpoint: %s %s", req->method_name,
                                            req->log_path);
         *slash = '\0';
-        want_file = 1;
     }
+    unsigned allowed = sub == TAGS ? PXS__M_GET | PXS__M_POST
+                       : sub == ORIGINAL ? PXS__M_GET
+                                         : PXS__M_GET | PXS__M_DELETE;
+    if (!(req->method & allowed))
+        return pxs__server_reply_error(conn, req, MHD_HTTP_METHOD_NOT_ALLOWED, PXS_EUNSUPPORTED,
+                                       "method %s not allowed for %s", req->method_name,
+                                       req->log_path);
     int64_t id;
     if (parse_id_arg(req, idtext, &id) != PXS_OK) return bad_id(conn, req);
     struct pxs_err e = {0};
@@ -292,23 +456,40 @@ enum MHD_Result pxs__h_api_image(struct MHD_Connection *conn, struct pxs__reques
         pxs__server_json_raw(&j, "}");
         return pxs__server_reply_json(conn, req, MHD_HTTP_OK, &j);
     }
-    struct pxs_image_meta meta;
-    int rc = pxs_engine_get_meta(req->srv->engine, id, &meta, &e);
-    if (rc != PXS_OK) return pxs__reply_engine_error(conn, req, rc, &e);
-    meta.path[sizeof meta.path - 1] = '\0';
-    meta.hash[sizeof meta.hash - 1] = '\0';
-    meta.format[sizeof meta.format - 1] = '\0';
-    if (want_file) {
-        if (strcmp(meta.format, "vector") == 0)
-            return pxs__server_reply_error(conn, req, MHD_HTTP_NOT_FOUND, PXS_ENOTFOUND,
-                                           "image %lld was added as a vector; there is no file",
-                                           (long long)id);
-        return pxs__server_reply_file(conn, req, meta.path, mime_of(meta.format));
+    if (req->method == PXS__M_POST) { /* tags */
+        char **kv;
+        size_t n;
+        char msg[200];
+        int trc = pxs__tags_from_json(req->form.kind == PXS__FORM_JSON ? req->form.json : NULL,
+                                      &kv, &n, msg, sizeof msg);
+        if (trc != PXS_OK)
+            return pxs__server_reply_error(conn, req,
+                                           trc == PXS_ENOMEM ? MHD_HTTP_INTERNAL_SERVER_ERROR
+                                                             : MHD_HTTP_BAD_REQUEST,
+                                           trc, "%s", msg);
+        int rc = pxs_engine_set_tags(req->srv->engine, id, (const char *const *)kv, n, &e);
+        pxs_free(kv);
+        if (rc != PXS_OK) return pxs__reply_engine_error(conn, req, rc, &e);
     }
+    struct pxs_image_meta meta;
+    int rc = load_meta(req, id, &meta, &e);
+    if (rc != PXS_OK) return pxs__reply_engine_error(conn, req, rc, &e);
+    if (sub == ORIGINAL) return reply_original(conn, req, &meta);
     struct pxs__json j;
     pxs__server_json_init(&j);
     pxs__server_json_raw(&j, "{");
-    pxs__json_meta_fields(&j, &meta);
+    if (sub == TAGS) {
+        pxs__server_json_key(&j, "id");
+        pxs__server_json_int(&j, id);
+    } else {
+        pxs__json_meta_fields(&j, &meta);
+    }
+    pxs__server_json_raw(&j, ",");
+    rc = json_tags(&j, req, id, &e);
+    if (rc != PXS_OK) {
+        pxs__server_json_free(&j);
+        return pxs__reply_engine_error(conn, req, rc, &e);
+    }
     pxs__server_json_raw(&j, "}");
     return pxs__server_reply_json(conn, req, MHD_HTTP_OK, &j);
 }

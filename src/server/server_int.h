@@ -365,6 +365,7 @@ struct pxs__search_result {
     size_t n;                  /* all matches (after the threshold) */
     size_t offset, count;      /* the requested page: matches[offset .. offset+count) */
     long page, page_size;
+    size_t first_rank;         /* ranks the engine skipped (`offset`), 0 with page */
     double took_ms;
 };
 
@@ -372,6 +373,15 @@ struct pxs__search_result {
 int pxs__do_search(struct MHD_Connection *conn, struct pxs__request *req,
                    const struct pxs__search_spec *spec, struct pxs__search_result *res,
                    enum MHD_Result *r);
+
+/* Tags (routes_native.c): the JSON body {"tags":{"k":"v"|number|null,...}}
+ * as the engine's "k=v" strings ("k=" removes k; whole numbers printed
+ * without a fraction), in one allocation: *kv (pxs_free) and *n (1..256).
+ * PXS_EINVAL with msg for another shape, a key with '=', a value of another
+ * type or a too long one; PXS_ENOMEM. Keys are checked by the engine. */
+#define PXS__TAGS_MAX 256
+#define PXS__TAG_TEXT_MAX 1200 /* key (<= 64) "=" value (<= 1024, checked by the engine) */
+int pxs__tags_from_json(const cJSON *body, char ***kv, size_t *n, char *msg, size_t cap);
 
 /* Check dir against the roots and start the ingest job: 0, or -1 with an
  * error queued in *r (busy_msg: the 409 message, NULL = the job's). */

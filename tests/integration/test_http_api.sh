@@ -1,7 +1,9 @@
 # tests/integration/test_http_api.sh — every HTTP route of `pixseek serve`
 # through curl, good and bad requests: the bootcamp API (load, progress,
 # count, search, upload, data, drop, /api/v1), the native API (JSON search by
-# base64/id/vector with paging, images add/get/file/delete, ingest jobs,
+# base64/id/vector with paging, offset and filters, images
+# add/get/original/tags/delete (a second server for originals in the blob
+# store, outside --root and changed since indexing), ingest jobs,
 # duplicates), /metrics and /openapi.json; the API token, body and upload
 # limits, --root checks (relative, "..", absolute outside, symlink escape),
 # malformed JSON, wrong types, invalid base64, unknown routes and
@@ -273,6 +275,81 @@ call GET /openapi.json
 py "assert d['openapi'].startswith('3.') and '/img/search' in d['paths'] and '/api/ingest' in d['paths'], list(d)" || fail "openapi"
 pass "404/405, /metrics, /openapi.json"
 
+# ---- tags, image details, offset, filters ---------------------------------------------------------
+J=(-H 'Content-Type: application/json')
+call GET "/api/images/$id300"
+py "assert d['id']==$id300 and d['tags']=={} and d['date'] is None and d['camera'] is None and d['original_stored'] is False and d['original_url']=='/api/images/$id300/original', d" \
+  || fail "image details $(body)"
+call POST "/api/images/$id300/tags" "${J[@]}" -d '{"tags":{"album":"rome"}}'
+expect_err 401 "tags without token"
+call POST "/api/images/$id300/tags" "${AUTH[@]}" "${J[@]}" -d '{"tags":{"album":"rome","rating":4,"note":"4 stars"}}'
+[[ $code == 200 ]] || fail "set tags $code $(body)"
+py "assert d=={'id':$id300,'tags':{'album':'rome','rating':4,'note':'4 stars'}}, d" || fail "set tags reply $(body)"
+call POST "/api/images/$id300/tags" "${AUTH[@]}" "${J[@]}" -d '{"tags":{"note":null,"rating":"5"}}'
+py "assert d['tags']=={'album':'rome','rating':5}, d" || fail "tag removal / number text $(body)"
+call GET "/api/images/$id300/tags"
+py "assert d=={'id':$id300,'tags':{'album':'rome','rating':5}}, d" || fail "get tags $(body)"
+call GET "/api/images/$id300"
+py "assert d['tags']=={'album':'rome','rating':5}, d" || fail "tags in details $(body)"
+call POST /api/search -F "image=@$src/0.jpg" -F topk=20 -F 'filter=album == "rome" and rating >= 5'
+py "assert [x['id'] for x in d['results']]==[$id300], d" || fail "multipart search filtered by tags $(body)"
+call POST /api/search "${J[@]}" -d "{\"img_base64\":\"$(base64 -w0 "$src/0.jpg")\",\"filter\":\"tags['album'] == 'paris'\"}"
+py "assert d['results']==[] and d['total']==0, d" || fail "base64 search, filter matching nothing $(body)"
+for bad in '{"tags":{"album":"x"}' '{"tags":["album=x"]}' '{"tags":{}}' '{"tags":{"ok":true}}' \
+           '{"tags":{"ok":{"a":1}}}' '{"tags":{"1bad":"x"}}' '{"tags":{"a=b":"x"}}' '{"album":"x"}' \
+           "{\"tags\":{\"long\":\"$(head -c 2000 /dev/zero | tr '\0' x)\"}}"; do
+  call POST "/api/images/$id300/tags" "${AUTH[@]}" "${J[@]}" -d "$bad"
+  expect_err 400 "bad tags body ${bad:0:40}"
+done
+call POST "/api/images/$id300/tags" "${AUTH[@]}" -d 'album=rome'
+expect_err 400 "tags as a form"
+call POST /api/images/987654/tags "${AUTH[@]}" "${J[@]}" -d '{"tags":{"a":"b"}}'
+expect_err 404 "tags of an unknown image"
+call GET /api/images/987654/tags
+expect_err 404 "get tags of an unknown image"
+call GET /api/images/987654
+expect_err 404 "details of an unknown image"
+call GET /api/images/987654/original
+expect_err 404 "original of an unknown image"
+call GET "/api/images/12x/tags"
+expect_err 400 "tags of a bad id"
+call POST "/api/images/$id300" "${AUTH[@]}" "${J[@]}" -d '{}'
+expect_err 405 "POST on an image"
+call DELETE "/api/images/$id300/tags" "${AUTH[@]}"
+expect_err 405 "DELETE on tags"
+call DELETE "/api/images/$id300/original" "${AUTH[@]}"
+expect_err 405 "DELETE on the original"
+call GET "/api/images/$id300/tags" # unchanged by the refused requests
+py "assert d['tags']=={'album':'rome','rating':5}, d" || fail "tags after bad requests $(body)"
+pass "tags: POST /api/images/ID/tags (token, merge, null removes), GET, in details and filters; bad bodies, ids, methods -> 4xx"
+
+call POST /api/search "${J[@]}" -d "{\"id\":$id300,\"topk\":6}"
+all=$(py "print([x['id'] for x in d['results']])")
+call POST /api/search "${J[@]}" -d "{\"id\":$id300,\"offset\":2,\"page_size\":3}"
+py "assert [x['id'] for x in d['results']]==$all[2:5] and d['offset']==2, d" || fail "offset paging $(body)"
+call POST /api/search -F "image=@$src/300.jpg" -F offset=1 -F topk=2
+py "assert len(d['results'])==2 and d['results'][0]['id']!=$id300 and d['offset']==1, d" || fail "multipart offset $(body)"
+call POST /api/search "${J[@]}" -d "{\"id\":$id300,\"offset\":2,\"page\":2}"
+expect_err 400 "offset and page"
+for off in '-1' '"x"' '2000000' 'true' '[1]'; do
+  call POST /api/search "${J[@]}" -d "{\"id\":$id300,\"offset\":$off}"
+  expect_err 400 "offset $off"
+done
+for f in '"width >"' '"nosuchfn(1)"' '5' '["a"]' '"format == 3 +"' '"width > \"big\" and"'; do
+  call POST /api/search "${J[@]}" -d "{\"id\":$id300,\"filter\":$f}"
+  expect_err 400 "filter $f"
+done
+call POST /api/search -F "image=@$src/0.jpg" -F 'filter=width >'
+expect_err 400 "multipart search with a bad filter"
+py "assert d['error']['message'].startswith('bad filter: '), d" || fail "filter message $(body)"
+pass "search: offset (multipart and JSON), bad offsets and filters -> 400 with the parser's message"
+
+call GET "/api/images/$id300/original"
+[[ $code == 200 ]] && cmp -s "$WORK/b" "$WORK/photos/300.jpg" || fail "original under --root: $code"
+call GET "/api/images/$id300/file"
+cmp -s "$WORK/b" "$WORK/photos/300.jpg" || fail "/file is the original"
+pass "GET /api/images/ID/original (and /file) under --root"
+
 # ---- drop -----------------------------------------------------------------------------------------------
 call POST /img/drop
 expect_err 401 "drop without token"
@@ -291,3 +368,47 @@ curl -sf "$base/healthz" >/dev/null || fail "server down at the end"
 grep -q 'AddressSanitizer\|runtime error' "$WORK/serve.err" && fail "sanitizer report: $(cat "$WORK/serve.err")"
 kill -TERM $pid; wait $pid || fail "server exit status $?"
 pass "server up to the end and stopped cleanly"
+
+# ---- originals: blob store, outside --root, changed files (a second server) ----------------------
+mkdir -p "$WORK/p2/kept" "$WORK/p2/stored"
+cp "$src/400.jpg" "$WORK/p2/kept/a.jpg"
+cp "$src/401.jpg" "$WORK/p2/kept/changes.jpg"
+"$PY" - "$src/402.jpg" "$WORK/p2/stored/canon.jpg" <<'PYEOF' || fail "PIL could not write EXIF"
+import sys
+from PIL import Image
+ex = Image.Exif()
+ex[0x010f] = "Canon"; ex[0x0110] = "Canon EOS 5D"; ex[0x8769] = {0x9003: "2019:07:14 10:22:01"}
+Image.open(sys.argv[1]).save(sys.argv[2], exif=ex.tobytes())
+PYEOF
+cp "$WORK/p2/stored/canon.jpg" "$WORK/canon-copy.jpg"
+"$PXS_BIN" index --data "$WORK/data2" --json "$WORK/p2/kept" "$WORK/outside" >"$WORK/i1.jsonl" 2>/dev/null || fail "index p2"
+"$PXS_BIN" index --data "$WORK/data2" --json --store-originals --tag album=canon "$WORK/p2/stored" >"$WORK/i2.jsonl" 2>/dev/null || fail "index stored"
+idp() { cat "$WORK"/i1.jsonl "$WORK"/i2.jsonl >"$WORK/i.jsonl"; json_eval "$WORK/i.jsonl" "[r['id'] for r in rows if r.get('path','').endswith('/$1')][0]"; }
+ida=$(idp a.jpg) idch=$(idp changes.jpg) idsec=$(idp secret.jpg) idcanon=$(idp canon.jpg)
+rm "$WORK/p2/stored/canon.jpg"
+cp "$src/403.jpg" "$WORK/p2/kept/changes.jpg"
+port2=$((port + 1))
+"$PXS_BIN" serve --data "$WORK/data2" --port $port2 --root "$WORK/p2" 2>"$WORK/serve2.err" &
+pid2=$!
+cleanup_hooks+=("kill -9 $pid2 2>/dev/null")
+base=http://127.0.0.1:$port2
+for _ in $(seq 1 100); do curl -sf "$base/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+call GET "/api/images/$idcanon"
+py "assert d['date']=='2019-07-14 10:22:01' and d['camera']=='Canon EOS 5D' and d['camera_make']=='Canon' and d['original_stored'] is True and d['tags']=={'album':'canon'}, d" \
+  || fail "EXIF, stored original and tags in details $(body)"
+call GET "/api/images/$idcanon/original"
+[[ $code == 200 ]] && cmp -s "$WORK/b" "$WORK/canon-copy.jpg" || fail "stored original after the file is gone: $code $(body)"
+call POST /api/search "${J[@]}" -d "{\"id\":$ida,\"filter\":\"camera like 'Canon%' and date >= '2019-01-01'\"}"
+py "assert [x['id'] for x in d['results']]==[$idcanon] and d['results'][0]['camera']=='Canon EOS 5D', d" || fail "EXIF filter over HTTP $(body)"
+call GET "/api/images/$ida/original"
+[[ $code == 200 ]] && cmp -s "$WORK/b" "$WORK/p2/kept/a.jpg" || fail "original by path: $code"
+call GET "/api/images/$idsec/original"
+expect_err 403 "original outside --root"
+call GET "/api/images/$idsec/file"
+expect_err 403 "/file outside --root"
+call GET "/api/images/$idch/original"
+expect_err 409 "original changed since indexing"
+pass "originals: blob store (file gone), by path under --root; outside --root -> 403, changed -> 409; EXIF fields and filters"
+kill -TERM $pid2; wait $pid2 || fail "second server exit status $?"
+grep -q 'AddressSanitizer\|runtime error' "$WORK/serve2.err" && fail "sanitizer report: $(cat "$WORK/serve2.err")"
+pass "second server stopped cleanly"

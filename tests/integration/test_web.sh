@@ -1,6 +1,8 @@
 # tests/integration/test_web.sh — the web UI end to end in headless chromium
 # (tests/node/web_e2e.js via playwright-core): index a folder from the page
-# and watch its progress, search by upload, details and "more like this",
+# and watch its progress, search by upload, details (tags edited, the
+# original), the filter control (tag filter, inline parse error, examples),
+# "more like this",
 # paging and the similarity threshold, the duplicates view, the error shown
 # for a text file, cancelling a job, and a phone-sized window without
 # horizontal overflow. Built-in descriptor (no model) to stay fast.

@@ -10,8 +10,11 @@
  *      bar full, the counts and the per-file error of the bad file listed;
  *   2. search by upload (file chooser): the first card is the query's file
  *      with similarity 1.000; paging; the minimum-similarity slider;
- *   3. a result's details dialog (metadata, Escape closes it and focus
- *      returns), "more like this" searches by id (the image itself left out);
+ *   3. a result's details dialog (metadata, the original, tags added by
+ *      keyboard and removed, a bad tag key's error, Escape closes it and
+ *      focus returns); the filter control (a tag filter, a bad expression's
+ *      message under the field, the examples); "more like this" searches by
+ *      id (the image itself left out);
  *      remove from index; keyboard, drag and drop, and paste as query inputs;
  *   4. the duplicates view shows the exact copy placed in the folder;
  *   5. a text file upload shows the API's "not an image" error;
@@ -192,17 +195,74 @@ async function main() {
     const meta = await page.textContent("#details-meta");
     check(meta.includes(opt.photos) && /\d+ × \d+/.test(meta) && /JPEG/.test(meta) && /Modified/.test(meta), "details metadata: " + meta);
     check(/Similarity 0\.\d{3} · distance/.test(await page.textContent("#details-score")), "details score");
-    check((await page.getAttribute("#details-open", "href")) === `/api/images/${second.id}/file`, "open original link");
-    const orig = await page.request.get(opt.base + `/api/images/${second.id}/file`);
+    check((await page.getAttribute("#details-open", "href")) === `/api/images/${second.id}/original`, "open original link");
+    const orig = await page.request.get(opt.base + `/api/images/${second.id}/original`);
     check(orig.status() === 200 && /image\//.test(orig.headers()["content-type"]), "original served");
-    await page.waitForFunction(() => /\/file$/.test(document.querySelector("#details-img").src));
+    await page.waitForFunction(() => /\/original$/.test(document.querySelector("#details-img").src));
+
+    /* tags: none yet; add two by keyboard (Enter), remove one with its button */
+    await page.waitForFunction(() => /No tags yet/.test(document.querySelector("#details-tags").textContent));
+    await page.focus("#tag-input");
+    await page.keyboard.type("album=e2e");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('#details-tags .tag[data-key="album"]');
+    check(await page.evaluate(() => document.activeElement.id === "tag-input" && document.activeElement.value === ""),
+      "tag input cleared and focused after saving");
+    await page.keyboard.type("rating=5");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('#details-tags .tag[data-key="rating"]');
+    await page.fill("#tag-input", "1bad=x");
+    await page.press("#tag-input", "Enter");
+    await page.waitForSelector("#tag-error:not([hidden])");
+    check(/tag key/.test(await page.textContent("#tag-error")), "bad tag key error: " + await page.textContent("#tag-error"));
+    await page.fill("#tag-input", "");
+    let tagsNow = await (await page.request.get(opt.base + `/api/images/${second.id}/tags`)).json();
+    check(JSON.stringify(tagsNow.tags) === '{"album":"e2e","rating":5}', "tags stored: " + JSON.stringify(tagsNow));
     await shot(page, "details.png");
+    await page.click('#details-tags .tag[data-key="rating"] .tag-remove');
+    await page.waitForSelector('#details-tags .tag[data-key="rating"]', { state: "detached" });
+    tagsNow = await (await page.request.get(opt.base + `/api/images/${second.id}/tags`)).json();
+    check(JSON.stringify(tagsNow.tags) === '{"album":"e2e"}', "tag removed: " + JSON.stringify(tagsNow));
+    await page.focus("#details-close");
     await page.keyboard.press("ArrowRight");
     await page.waitForFunction((n) => document.querySelector("#details-title").textContent !== n, second.name);
     await page.keyboard.press("Escape");
     await page.waitForSelector("#details:not([open])", { state: "attached" });
     check(await page.evaluate(() => document.activeElement.closest(".card") !== null), "focus back on the card");
-    ok("details dialog: metadata, original, arrow keys, Escape");
+    ok("details dialog: metadata, original, tags set by keyboard and removed, bad key error, arrow keys, Escape");
+
+    /* filter: a tag filter keeps only the tagged image; a bad one shows the
+     * parser's message under the field; an example button fills it in */
+    step = "filter";
+    await page.fill("#filter", 'album == "e2e"');
+    [resp] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/api/search")),
+      page.press("#filter", "Enter"),
+    ]);
+    check(resp.status() === 200, "filtered search " + resp.status());
+    await page.waitForFunction((id) => {
+      const c = [...document.querySelectorAll("#grid .card")];
+      return c.length === 1 && c[0].dataset.id === id;
+    }, second.id);
+    await shot(page, "search-filter.png");
+    await page.fill("#filter", "width >");
+    await page.press("#filter", "Enter");
+    await page.waitForSelector("#filter-error:not([hidden])");
+    const fmsg = await page.textContent("#filter-error");
+    check(/position \d+/.test(fmsg) && !/^bad filter/.test(fmsg), "filter error shown inline: " + fmsg);
+    check((await page.getAttribute("#filter", "aria-invalid")) === "true", "filter marked invalid");
+    check(await page.isHidden("#search-error"), "filter error not in the general error box");
+    await shot(page, "search-filter-error.png");
+    await page.click("#filter-help summary");
+    await page.click("#filter-help .example >> nth=0");
+    check((await page.inputValue("#filter")).startsWith('format == "png"'), "example fills the filter");
+    await page.waitForFunction(() => document.querySelector("#filter-error").hidden &&
+      /No matches/.test(document.querySelector("#search-status").textContent));
+    await page.fill("#filter", "");
+    await page.press("#filter", "Enter");
+    await page.waitForFunction(() => document.querySelectorAll("#grid .card").length === 12);
+    check((await page.getAttribute("#filter", "aria-invalid")) === null, "filter valid again");
+    ok(`filter: album == "e2e" keeps only ${second.name}; "width >" shows: ${fmsg.trim()}; examples apply`);
 
     await page.click("#grid .card:nth-child(2) .card-open");
     await page.waitForSelector("#details[open]");
@@ -341,12 +401,17 @@ async function main() {
     const colsOk = await pp.$$eval("#grid .card", (c) => c[0].getBoundingClientRect().width >= 140 &&
       c[0].getBoundingClientRect().right <= window.innerWidth);
     check(colsOk, "phone cards fit the window");
+    await pp.fill("#filter", 'format == "jpeg"');
+    await Promise.all([pp.waitForResponse((r) => r.url().endsWith("/api/search")), pp.press("#filter", "Enter")]);
+    await pp.waitForSelector("#grid .card");
+    await noOverflow(pp, "phone search with a filter");
     await shot(pp, "phone-search.png");
     await pp.click("#grid .card:first-child .card-open");
     await pp.waitForSelector("#details[open]");
     await noOverflow(pp, "phone details");
     const dlgBox = await pp.$eval("#details", (d) => d.getBoundingClientRect().width);
     check(dlgBox <= 390, "details fit the phone: " + dlgBox);
+    check(await pp.isVisible("#details-tags") && await pp.isVisible("#tag-input"), "tags editable on the phone");
     await shot(pp, "phone-details.png");
     await pp.keyboard.press("Escape");
     for (const v of ["index", "duplicates"]) {

@@ -1016,6 +1016,10 @@ PXS_TEST(server_openapi_documents_every_route) {
         for (size_t k = 0; p && k < 3; k++) {
             if (!(rt->methods & methods[k].m)) continue;
             const cJSON *op = cJSON_GetObjectItemCaseSensitive(p, methods[k].name);
+            /* POST under /api/images/{id} exists only on its /tags sub-path */
+            if (methods[k].m == PXS__M_POST && strcmp(rt->openapi, "/api/images/{id}") == 0)
+                op = cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetObjectItemCaseSensitive(paths, "/api/images/{id}/tags"), "post");
             CHECK_MSG(cJSON_IsObject(op), "%s %s missing from openapi.json", methods[k].name,
                       rt->openapi);
             /* writes document the token; every operation its responses */
@@ -1026,7 +1030,11 @@ PXS_TEST(server_openapi_documents_every_route) {
         }
         /* the handler-dispatched sub-path of /api/images/{id} */
         if (strcmp(rt->openapi, "/api/images/{id}") == 0)
+        {
             CHECK(cJSON_GetObjectItemCaseSensitive(paths, "/api/images/{id}/file"));
+            CHECK(cJSON_GetObjectItemCaseSensitive(paths, "/api/images/{id}/original"));
+            CHECK(cJSON_GetObjectItemCaseSensitive(paths, "/api/images/{id}/tags"));
+        }
     }
     cJSON_Delete(j);
 }
