@@ -82,6 +82,16 @@ query_seconds() {
 }
 # (the first pixseek start after the fill builds the HNSW index and writes <data>/indexes/images.pxi)
 wait_up() { for _ in $(seq 1 1500); do curl -sf -o /dev/null "$1" && return 0; sleep 0.2; done; return 1; }
+# settle PID: wait (at most 12 s) until the server has used no CPU for 0.3 s, so requests still
+# running when wrk stopped (up to c of them: each connection has its own thread) are not
+# counted in the next point
+settle() {
+  local a b
+  for _ in $(seq 1 40); do
+    a=$(cpu_ticks "$1"); sleep 0.3; b=$(cpu_ticks "$1")
+    [[ $a == "$b" ]] && return 0
+  done
+}
 results=()
 # run NAME PID URL LUA ARGS... : wrk at every concurrency; appends
 # "name c rps p50 p99 errors rss_start rss_end cpu_ms_per_req decode_ms wait_ms model_ms"
@@ -90,6 +100,7 @@ run() {
   for c in $CONCURRENCY; do
     local t=$(( c < 2 ? 1 : 2 ))
     local out rss0 rss1 cpu0 cpu1 q0 q1 row rps p50 p99 err r0 r1 cpu dec wt mdl
+    settle "$pid"
     rss0=$(rss_mb "$pid"); cpu0=$(cpu_ticks "$pid"); q0=$(query_seconds "$url")
     out=$(wrk -t$t -c"$c" -d"${DURATION}s" --timeout 10s -s "$lua" "$url" -- "$@" | grep WRK_JSON | sed 's/WRK_JSON //')
     rss1=$(rss_mb "$pid"); cpu1=$(cpu_ticks "$pid"); q1=$(query_seconds "$url")

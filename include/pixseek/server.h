@@ -17,7 +17,7 @@ extern "C" {
 struct pxs_server_opts {
     const char *bind;          /* address to listen on; NULL = "127.0.0.1" */
     int port;                  /* 0 = 8080 */
-    int threads;               /* worker threads; 0 = number of CPUs */
+    int threads;               /* 0 = a thread per connection; N = a pool of N threads */
     size_t max_body_bytes;     /* request body limit; 0 = 32 MiB */
     const char *web_dir;       /* directory of the web UI files; NULL = built-in page */
     size_t max_upload_bytes;   /* largest image in a request (file part, raw body,

@@ -2,10 +2,17 @@
  * server.c — pxs_server_run: the libmicrohttpd daemon, the life of one
  * request, and request-body handling. The route handlers are in routes.c.
  *
- * Threads: MHD runs an internal thread pool (opts->threads, default one per
- * CPU) with epoll where available (MHD_USE_AUTO). Every request is handled
- * entirely on one pool thread; the engine is safe for concurrent searches
- * and reads, so there is no lock in this module.
+ * Threads: by default (opts->threads 0) MHD gives every connection its own
+ * thread (at most CONNECTION_LIMIT). Every request is handled entirely, and
+ * synchronously, on the thread of its connection, so a pool would serialise
+ * all the connections one pool thread accepted: a keep-alive client's
+ * connections often all land on one thread, and searches by image then ran
+ * on one core of two. With a thread per connection, concurrent searches
+ * decode in parallel and the engine's query batcher (one model pass per
+ * CPU) bounds the heavy work. opts->threads N > 0 asks for a pool of N
+ * threads with epoll instead (MHD_USE_AUTO): fewer threads for many idle
+ * connections, at the price above. The engine is safe for concurrent
+ * searches and reads, so there is no lock in this module.
  *
  * One request, as MHD drives the access handler:
  *
@@ -587,10 +594,6 @@ int pxs_server_run(pxs_engine *engine, const struct pxs_server_opts *opts,
     if (threads < 0 || threads > MAX_THREADS)
         return pxs_errf(err, PXS_EINVAL, "threads %d out of range 0..%d", threads,
                         MAX_THREADS);
-    if (threads == 0) {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (int)ncpu;
-    }
     size_t max_body = o.max_body_bytes ? o.max_body_bytes : DEFAULT_MAX_BODY;
     if (o.web_dir) {
         struct stat st;
@@ -640,12 +643,13 @@ int pxs_server_run(pxs_engine *engine, const struct pxs_server_opts *opts,
     pthread_mutex_init(&srv.job.mu, NULL);
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (threads == 0) flags |= MHD_USE_THREAD_PER_CONNECTION;
     if (is_v6) flags |= MHD_USE_IPv6;
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, &srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)NULL,
         MHD_OPTION_SOCK_ADDR, &addr.sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
         MHD_OPTION_CONNECTION_TIMEOUT, o.timeout_s > 0 ? (unsigned)o.timeout_s : CONNECTION_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
@@ -661,16 +665,18 @@ int pxs_server_run(pxs_engine *engine, const struct pxs_server_opts *opts,
     if (srv.n_roots == 0)
         PXS_LOG_INFO("server: no --root given: /img/load, ingest jobs and /data are refused");
     if (!srv.token) PXS_LOG_INFO("server: no API token: writes are open to anyone who can connect");
-    PXS_LOG_INFO("server: listening on http://%s%s%s:%d/ (%d thread%s, %llu images, %s)",
+    char thr[48];
+    if (threads == 0) snprintf(thr, sizeof thr, "a thread per connection");
+    else snprintf(thr, sizeof thr, "%d thread%s", threads, threads == 1 ? "" : "s");
+    PXS_LOG_INFO("server: listening on http://%s%s%s:%d/ (%s, %llu images, %s)",
                  is_v6 && bind_addr[0] != '[' ? "[" : "", bind_addr,
-                 is_v6 && bind_addr[0] != '[' ? "]" : "", port, threads,
-                 threads == 1 ? "" : "s", (unsigned long long)stats.images,
+                 is_v6 && bind_addr[0] != '[' ? "]" : "", port, thr, (unsigned long long)stats.images,
                  stats.embedder[0] ? stats.embedder : "unknown embedder");
     while (!*stop) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    MHD_stop_daemon(d); /* waits for in-flight requests and the pool threads */
+    MHD_stop_daemon(d); /* waits for in-flight requests and the connection threads */
     pxs__job_shutdown(&srv);
     server_cleanup(&srv);
     PXS_LOG_INFO("server: stopped");

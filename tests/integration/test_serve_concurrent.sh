@@ -2,8 +2,10 @@
 # HNSW image index under concurrent uploads: the index choice is remembered and its
 # file written, 12 simultaneous /img/search requests (8 HTTP threads, so the query
 # embedding queue batches them) all succeed and rank exactly as the same queries one
-# at a time, /metrics counts the embeddings and the model runs they took, and a
-# restart loads the index file instead of rebuilding.
+# at a time, /metrics counts the embeddings and the model runs they took, a restart
+# loads the index file instead of rebuilding, and with the default thread per
+# connection 24 requests completed at the same instant on 24 keep-alive connections
+# reach the engine together (batched into fewer model runs than a 2-thread pool allows).
 source "$(dirname "$0")/lib.sh"
 need_shared data/corel1k_wang/images/0.jpg
 need_shared models/mobilenet_v2_embed.onnx
@@ -17,8 +19,8 @@ for i in $(seq 0 50 950); do cp "$src/$i.jpg" "$WORK/photos/"; done
 
 port=$((20000 + ($$ + 7) % 20000))
 base=http://127.0.0.1:$port
-start() {
-  "$PXS_BIN" serve --data "$WORK/data" --port $port --http-threads 8 --query-wait 20000 \
+start() { # [--http-threads N]
+  "$PXS_BIN" serve --data "$WORK/data" --port $port "$@" --query-wait 20000 \
     --log-level info 2>"$WORK/serve.err" &
   pid=$!
   cleanup_hooks+=("kill -9 $pid 2>/dev/null")
@@ -26,7 +28,7 @@ start() {
   cat "$WORK/serve.err"; fail "server did not come up"
 }
 stop() { kill -TERM $pid; wait $pid || fail "server exit status $?"; }
-start
+start --http-threads 8
 grep -q "rebuilding the image index" "$WORK/serve.err" && fail "index rebuilt at start: $(cat "$WORK/serve.err")"
 [[ $(curl -s "$base/api/stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["index_type"])') == HNSW ]] \
   || fail "index type not remembered"
@@ -66,7 +68,50 @@ pass "/metrics splits the query time into decode, wait and model seconds"
 stop
 start
 grep -q "rebuilding the image index" "$WORK/serve.err" && fail "index rebuilt after restart"
+grep -q "a thread per connection" "$WORK/serve.err" || fail "default is not a thread per connection: $(cat "$WORK/serve.err")"
 curl -s -o "$WORK/again.json" -F "image=@$src/300.jpg" -F topk=5 "$base/img/search"
 [[ "$(json_eval "$WORK/again.json" "rows")" == "$(json_eval "$WORK/one-300.json" "rows")" ]] || fail "answers changed after restart"
-stop
 pass "restart loads the index file, same answers"
+
+# 24 keep-alive connections (each query twice) each send all of a search but its last
+# byte, then the last bytes go out together: with a thread per connection all 24 are in
+# the engine at once and the queue batches them (up to 4 a run: 6 runs, a few more when
+# a run starts before the rest arrive); a pool of 2 threads would let at most 2 in at a
+# time (12 or more runs). Answers still equal the sequential ones.
+b0=$(curl -s "$base/metrics" | awk '/^pixseek_query_batches_total/ {print $2}')
+"$PY" - "$port" "$src" "$WORK" "${queries[@]}" "${queries[@]}" <<'PYEOF' || fail "simultaneous requests on keep-alive connections"
+import json, socket, sys
+port, src, work, qs = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+bd = "pxsTestBoundary7"
+conns = []
+for q in qs:
+    img = open("%s/%s.jpg" % (src, q), "rb").read()
+    body = (("--%s\r\nContent-Disposition: form-data; name=\"image\"; filename=\"q.jpg\"\r\n"
+             "Content-Type: image/jpeg\r\n\r\n" % bd).encode() + img +
+            ("\r\n--%s\r\nContent-Disposition: form-data; name=\"topk\"\r\n\r\n5\r\n--%s--\r\n" % (bd, bd)).encode())
+    req = ("POST /img/search HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary=%s\r\n"
+           "Content-Length: %d\r\n\r\n" % (bd, len(body))).encode() + body
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall(req[:-1])
+    conns.append((q, s, req[-1:]))
+for q, s, last in conns:
+    s.sendall(last)
+for q, s, _ in conns:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status = head.split(b" ")[1]
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+    while len(rest) < n:
+        rest += s.recv(65536)
+    got = [p for p, d in json.loads(rest)]
+    want = [p for p, d in json.load(open("%s/one-%s.json" % (work, q)))]
+    if status != b"200" or got != want:
+        sys.exit("query %s: status %s, %s != %s" % (q, status, got, want))
+PYEOF
+b1=$(curl -s "$base/metrics" | awk '/^pixseek_query_batches_total/ {print $2}')
+runs=$((b1 - b0))
+[[ $runs -ge 6 && $runs -le 10 ]] || fail "24 simultaneous searches took $runs model runs (expected 6..10: not served in parallel?)"
+stop
+pass "default thread per connection: 24 simultaneous searches in $runs model runs, same answers"
