@@ -37,7 +37,7 @@
  * horizontally once) plus O(WORK_SIDE^2) for the blocks; one pxs_malloc of
  * scratch: about 300 KB plus a ring of horizontally resampled rows as tall
  * as the vertical filter (a few KB for previews, O(source height /
- * WORK_SIDE) rows in general) and the source width's tap weights.
+ * WORK_SIDE) rows in general) and the source width's tap weights and offsets.
  * Deterministic: no threads, no randomness, fixed evaluation order.
  */
 #include "image_int.h"
@@ -117,6 +117,7 @@ struct work {
     float *lum4;     /* w4*h4 */
     struct span *hs; /* w */
     float *hw;       /* the horizontal tap weights, span after span */
+    int *hoff;       /* per tap: byte offset of its (edge-clamped) source pixel in a row */
     int ring_rows;   /* >= the taps of any vertical span */
     int *ring_src;   /* ring_rows: source row held by each ring slot */
     float *ring;     /* ring_rows x w x 3: horizontally resampled source rows */
@@ -158,6 +159,7 @@ static int work_alloc(struct work *wk, int src_w, int src_h, struct pxs_err *err
         align16((size_t)wk->w4 * wk->h4 * sizeof(float)), /* lum4 */
         align16((size_t)wk->w * sizeof(struct span)),     /* hs */
         align16(span_taps(src_w, wk->w) * sizeof(float)), /* hw */
+        align16(span_taps(src_w, wk->w) * sizeof(int)),   /* hoff */
         align16((size_t)ring_rows * sizeof(int)),         /* ring_src */
         align16((size_t)ring_rows * wk->w * 3 * sizeof(float)), /* ring */
     };
@@ -178,8 +180,10 @@ static int work_alloc(struct work *wk, int src_w, int src_h, struct pxs_err *err
     p += sizes[4];
     wk->hw = (float *)(void *)p;
     p += sizes[5];
-    wk->ring_src = (int *)(void *)p;
+    wk->hoff = (int *)(void *)p;
     p += sizes[6];
+    wk->ring_src = (int *)(void *)p;
+    p += sizes[7];
     wk->ring = (float *)(void *)p;
     wk->ring_rows = ring_rows;
     return PXS_OK;
@@ -204,15 +208,17 @@ static void add_scaled(float *restrict dst, const float *restrict src, float w, 
 }
 
 /* Horizontal pass of source row sy (clamped to the image) into out
- * (w x 3 floats): the taps of hs[x] weighted by hw, left to right. */
+ * (w x 3 floats): the taps of hs[x] weighted by hw at the clamped offsets
+ * hoff, left to right. */
 static void resample_row(const struct work *wk, const struct pxs_image *img, int sy, float *out) {
     const uint8_t *row = img->pixels + (size_t)clampi(sy, 0, img->height - 1) * img->width * 3;
     const float *wx = wk->hw;
+    const int *off = wk->hoff;
     for (int x = 0; x < wk->w; x++) {
-        const struct span *hs = &wk->hs[x];
+        const int taps = wk->hs[x].hi - wk->hs[x].lo + 1;
         float r = 0, g = 0, b = 0;
-        for (int sx_i = hs->lo; sx_i <= hs->hi; sx_i++, wx++) {
-            const uint8_t *px = row + (size_t)clampi(sx_i, 0, img->width - 1) * 3;
+        for (int t = 0; t < taps; t++, wx++, off++) {
+            const uint8_t *px = row + *off;
             r += *wx * px[0];
             g += *wx * px[1];
             b += *wx * px[2];
@@ -230,9 +236,13 @@ static void resample_row(const struct work *wk, const struct pxs_image *img, int
 static void resample(struct work *wk, const struct pxs_image *img) {
     double sx = (double)img->width / wk->w, sy = (double)img->height / wk->h;
     float *wx = wk->hw;
+    int *off = wk->hoff;
     for (int x = 0; x < wk->w; x++) {
         wk->hs[x] = make_span(sx, x);
-        for (int sx_i = wk->hs[x].lo; sx_i <= wk->hs[x].hi; sx_i++) *wx++ = span_weight(&wk->hs[x], sx_i);
+        for (int sx_i = wk->hs[x].lo; sx_i <= wk->hs[x].hi; sx_i++) {
+            *wx++ = span_weight(&wk->hs[x], sx_i);
+            *off++ = clampi(sx_i, 0, img->width - 1) * 3;
+        }
     }
     for (int i = 0; i < wk->ring_rows; i++) wk->ring_src[i] = INT_MIN;
     const size_t rw = (size_t)wk->w * 3;
@@ -269,7 +279,7 @@ static float ramp(float x, float lo, float hi) {
 
 /* Soft (linear) assignment of x in [0,1] to n bins centred at (i+0.5)/n;
  * values past the outer centres go wholly to the edge bin. */
-static void soft_bin(float x, int n, int *b0, float *w0, int *b1) {
+static inline __attribute__((always_inline)) void soft_bin(float x, int n, int *b0, float *w0, int *b1) {
     float f = x * (float)n - 0.5f;
     if (f <= 0) {
         *b0 = 0, *b1 = 0, *w0 = 1.0f;
@@ -284,7 +294,7 @@ static void soft_bin(float x, int n, int *b0, float *w0, int *b1) {
 }
 
 /* Circular version for hue in [0,1). */
-static void soft_hue(float x, int n, int *b0, float *w0, int *b1) {
+static inline __attribute__((always_inline)) void soft_hue(float x, int n, int *b0, float *w0, int *b1) {
     float f = x * (float)n - 0.5f;
     /* floorf without the library call (baseline x86-64 has no roundss);
      * exact for |f| < 2^24, where every float is an integer or has one
@@ -308,7 +318,7 @@ struct hsv {
     float chroma;  /* 0..1 membership of the chromatic part */
 };
 
-static struct hsv to_hsv(const float *c) {
+static inline struct hsv to_hsv(const float *c) {
     float r = c[0], g = c[1], b = c[2];
     float mx = r > g ? (r > b ? r : b) : (g > b ? g : b);
     float mn = r < g ? (r < b ? r : b) : (g < b ? g : b);
@@ -335,7 +345,7 @@ static struct hsv to_hsv(const float *c) {
 }
 
 /* Add pixel p with weight wt to a (nh x ns x nv chroma + ng grey) histogram. */
-static void add_colour(float *hist, const struct hsv *p, int nh, int ns, int nv, int ng,
+static inline __attribute__((always_inline)) void add_colour(float *hist, const struct hsv *p, int nh, int ns, int nv, int ng,
                        float wt) {
     float wc = wt * p->chroma, wg = wt - wc;
     if (wc > 0) {
@@ -400,6 +410,11 @@ static void texture(const float *lum, int w, int h, float *grad, float *lbp, flo
     static const int nb[8][2] = {{-1, -1}, {0, -1}, {1, -1}, {1, 0},
                                  {1, 1},   {0, 1},  {-1, 1}, {-1, 0}}; /* circular order */
     const float lbp_tol = 3.0f; /* JPEG noise should not flip flat-region bits */
+    /* LBP counts in integers, two tables by column parity: neighbouring
+     * pixels often share a bin, and one float sum through memory would make
+     * every pixel wait for the previous one. Counts stay far below 2^24, so
+     * adding them at the end gives exactly the floats of adding 1.0f each. */
+    uint32_t lbp_count[2][10] = {{0}};
     for (int y = 1; y < h - 1; y++)
         for (int x = 1; x < w - 1; x++) {
             const float *c = lum + (size_t)y * w + x;
@@ -424,8 +439,9 @@ static void texture(const float *lum, int w, int h, float *grad, float *lbp, flo
             const float thr = c[0] + lbp_tol;
             unsigned code = 0;
             for (int k = 0; k < 8; k++) code |= (unsigned)(c[nb[k][1] * w + nb[k][0]] >= thr) << k;
-            lbp[riu2_bin[code]] += 1.0f;
+            lbp_count[x & 1][riu2_bin[code]]++;
         }
+    for (int b = 0; b < 10; b++) lbp[b] += (float)(lbp_count[0][b] + lbp_count[1][b]);
 }
 
 /* |DFT_k| / DFT_0 for k = 1..ORI_DIM of the 16-bin orientation histogram:
