@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <vips/vips.h>
+#include <vips/vector.h> /* vips_vector_set_enabled: not in vips.h */
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rc = PXS_EINTERNAL;
@@ -60,6 +61,12 @@ static void init_once_fn(void) {
     vips_cache_set_max_mem(0);
     vips_cache_set_max_files(0);
     if (!getenv("VIPS_CONCURRENCY")) vips_concurrency_set(1);
+    /* No Orc-generated code: freeing Orc programs is not thread-safe
+     * (liborc's orc_code_free crashed under ASan when many threads decoded
+     * at once, tests/image image_decode_from_many_threads), and our own
+     * resamplers do the heavy pixel work anyway. VIPS_NOVECTOR does the
+     * same from the environment. */
+    vips_vector_set_enabled(FALSE);
 
     vips_operation_block_set("VipsForeignLoad", TRUE);
     for (size_t i = 0; i < sizeof allowed_loaders / sizeof allowed_loaders[0]; i++)
