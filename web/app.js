@@ -89,7 +89,11 @@
   }
 
   const fmtSim = (x) => Number(x).toFixed(3);
-  const fmtDist = (x) => Number(x).toFixed(4);
+  /* A distance within rounding of zero (e.g. -1e-7 from float error) prints as 0.0000, not -0.0000. */
+  const fmtDist = (x) => {
+    const text = Number(x).toFixed(4);
+    return /^-0\.0+$/.test(text) ? text.slice(1) : text;
+  };
   const plural = (n, one, many) => n.toLocaleString() + " " + (n === 1 ? one : many);
 
   function showError(node, msg) {
